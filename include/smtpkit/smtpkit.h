@@ -13,5 +13,7 @@
 #include "smtpkit/reply.h"
 #include "smtpkit/command.h"
 #include "smtpkit/data.h"
+#include "smtpkit/sasl.h"
+#include "smtpkit/message.h"
 
 #endif /* SMTPKIT_SMTPKIT_H */
