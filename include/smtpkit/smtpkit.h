@@ -14,6 +14,5 @@
 #include "smtpkit/command.h"
 #include "smtpkit/data.h"
 #include "smtpkit/sasl.h"
-#include "smtpkit/message.h"
 
 #endif /* SMTPKIT_SMTPKIT_H */
