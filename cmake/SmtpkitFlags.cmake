@@ -8,9 +8,11 @@ function(smtpkit_set_warnings target)
       target_compile_options(${target} PRIVATE -Werror)
     endif()
     if(SMTPKIT_SANITIZE)
-      target_compile_options(${target} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer
-        -fno-sanitize-recover=all)
-      target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+      # PUBLIC so that programs linking a sanitized smtpkit get the runtime too,
+      # but only inside this build tree: an installed package never carries it.
+      target_compile_options(${target} PUBLIC
+        $<BUILD_INTERFACE:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all>)
+      target_link_options(${target} PUBLIC $<BUILD_INTERFACE:-fsanitize=address,undefined>)
     endif()
   endif()
 endfunction()

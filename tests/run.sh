@@ -14,7 +14,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 FUZZ_SECONDS=${SMTPKIT_FUZZ_SECONDS:-20}
 
 PACKAGES=(cmake make gcc clang libclang-rt-14-dev postfix swaks curl msmtp python3 python3-aiosmtpd
-          openssl libmbedtls-dev valgrind procps iproute2)
+          openssl libmbedtls-dev valgrind procps iproute2 doxygen pkg-config binutils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

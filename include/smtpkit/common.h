@@ -50,7 +50,7 @@ typedef ptrdiff_t smtpkit_ssize;
  * #SMTPKIT_ERR_FATAL are fatal for a session: only `*_free` may follow.
  */
 typedef enum smtpkit_err {
-    SMTPKIT_OK = 0,
+    SMTPKIT_OK = 0,                   /**< success */
     /* ---- recoverable ---- */
     SMTPKIT_ERR_INVALID_ARG = -1,     /**< an argument is NULL, out of range or malformed */
     SMTPKIT_ERR_PAUSED = -2,          /**< the object is paused; call `*_resume` first */
@@ -108,8 +108,8 @@ SMTPKIT_API int smtpkit_is_fatal(int code);
  * callbacks are valid only for the duration of the callback.
  */
 typedef struct smtpkit_view {
-    const char *ptr;
-    size_t len;
+    const char *ptr; /**< first byte; may be NULL when `len` is 0 */
+    size_t len;      /**< number of bytes at `ptr` */
 } smtpkit_view;
 
 /**
@@ -118,10 +118,15 @@ typedef struct smtpkit_view {
  * pointers and must handle them as libc does.
  */
 typedef struct smtpkit_mem {
+    /** Allocate `size` bytes (never called with 0); NULL on failure. */
     void *(*malloc)(size_t size, void *user);
+    /** Resize a block from `malloc`/`realloc` (`ptr` may be NULL); NULL on
+     *  failure, leaving the old block valid. When this is NULL but `malloc`
+     *  or `free` is set, resizing fails rather than mix allocators. */
     void *(*realloc)(void *ptr, size_t size, void *user);
+    /** Release a block from `malloc`/`realloc` (`ptr` may be NULL). */
     void (*free)(void *ptr, void *user);
-    void *user;
+    void *user; /**< passed as the last argument of each function */
 } smtpkit_mem;
 
 /** The library version as "MAJOR.MINOR.PATCH" (static string). */

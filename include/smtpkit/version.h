@@ -12,7 +12,7 @@
 #define SMTPKIT_VERSION_PATCH 0 /**< fixes */
 /** The version as a string literal. */
 #define SMTPKIT_VERSION_STRING "0.1.0"
-/** The version as 0xMMmmpp, for #if comparisons. */
+/** The version as 0xMMmmpp, for preprocessor comparisons (`#if`). */
 #define SMTPKIT_VERSION_NUMBER 0x000100UL
 
 #endif /* SMTPKIT_VERSION_H */
