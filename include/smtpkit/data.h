@@ -42,10 +42,31 @@ enum {
  * Called with each run of decoded message bytes (a view into the fed data
  * where possible; into a small internal buffer only at chunk boundaries).
  * Return 0 to go on, #SMTPKIT_PAUSE to pause, negative to abort.
+ *
+ * The decoder never copies: runs are views into the data passed to
+ * smtpkit_data_decoder_feed(), or one of the constant strings "\r", "\n" or
+ * "\r\n" (a CR held back across a chunk boundary, or a normalised bare line
+ * end). `len` is never 0. The bytes are valid only during the call.
  */
 typedef int (*smtpkit_data_body_fn)(void *user, const char *data, size_t len);
 
-/** Data decoder. Caller-allocated; fields with '_' are private. */
+/**
+ * Data decoder. Caller-allocated; fields with '_' are private. It never
+ * allocates.
+ *
+ * Rules (RFC 5321 2.3.8, 4.1.1.4, 4.5.2):
+ * - the data starts at the start of a line; the end of data is a line that is
+ *   exactly "." followed by a real CRLF, after a real CRLF (or as the first
+ *   line: ".\r\n" alone is the empty message). The CRLF before the "."
+ *   belongs to the message.
+ * - a "." at the start of a line is removed ("..x" -> ".x", ".x" -> "x").
+ * - default: a bare CR or bare LF is passed through unchanged and is not a
+ *   line end (a "." after it is ordinary text); SAW_BARE_CR / SAW_BARE_LF are
+ *   set. With #SMTPKIT_DATA_NORMALIZE_BARE each bare CR or LF is delivered as
+ *   CRLF and starts a new line, whose leading "." is removed too, but such a
+ *   line never ends the data ("\n.\n" -> "\r\n\r\n").
+ * - line length counts the decoded octets of a line plus 2 for its CRLF.
+ */
 typedef struct smtpkit_data_decoder {
     smtpkit_data_body_fn _on_body;
     void *_user;
@@ -64,7 +85,8 @@ typedef struct smtpkit_data_decoder {
 SMTPKIT_API void smtpkit_data_decoder_init(smtpkit_data_decoder *d, unsigned opts,
                                            smtpkit_data_body_fn on_body, void *user);
 
-/** Text line limit including CRLF (default #SMTPKIT_TEXT_LINE_MAX); 0 = no limit. */
+/** Text line limit including CRLF (default #SMTPKIT_TEXT_LINE_MAX); 0 = no limit.
+ *  A longer line sets SMTPKIT_DATA_SAW_LONG_LINE (the data still flows). */
 SMTPKIT_API void smtpkit_data_decoder_set_max_line(smtpkit_data_decoder *d, size_t max);
 
 /**
@@ -72,8 +94,13 @@ SMTPKIT_API void smtpkit_data_decoder_set_max_line(smtpkit_data_decoder *d, size
  * return value then counts the bytes up to and including it, and
  * smtpkit_data_decoder_done() becomes non-zero; bytes after it belong to the
  * next command.
- * @return bytes consumed, or SMTPKIT_ERR_CALLBACK / SMTPKIT_ERR_PAUSED /
- *         SMTPKIT_ERR_STATE (fed after done).
+ * When on_body returns #SMTPKIT_PAUSE the feed stops right after the bytes
+ * that callback covered and returns how many input bytes that is; feed the
+ * rest again after smtpkit_data_decoder_resume().
+ * @return bytes consumed, or SMTPKIT_ERR_CALLBACK (on_body returned a
+ *         negative value; sticky) / SMTPKIT_ERR_PAUSED / SMTPKIT_ERR_STATE
+ *         (fed after done) / SMTPKIT_ERR_INVALID_ARG (NULL decoder, or NULL
+ *         data with len > 0).
  */
 SMTPKIT_API smtpkit_ssize smtpkit_data_decoder_feed(smtpkit_data_decoder *d, const char *data,
                                                     size_t len);
@@ -107,6 +134,7 @@ typedef struct smtpkit_data_encoder {
     int _finished;
     uint64_t _in_total;
     unsigned _flags; /* SMTPKIT_DATA_SAW_8BIT etc. for the input */
+    size_t _line_len; /* octets in the current input line (after normalisation) */
 } smtpkit_data_encoder;
 
 /** Initialise for one message (cannot fail). */
@@ -116,8 +144,11 @@ SMTPKIT_API void smtpkit_data_encoder_init(smtpkit_data_encoder *e, unsigned opt
  * Encode input into `out`. Each input byte needs at most 2 output bytes, so
  * the call consumes as much input as fits: at least min(inlen, outcap/2).
  * Bare LF and bare CR become CRLF; a '.' at the start of a line is doubled.
+ * Output is never held back: after the call `out` holds the encoding of
+ * all consumed input.
  * @param[out] outlen bytes written to out
- * @return bytes of input consumed (>= 0), or SMTPKIT_ERR_STATE after finish.
+ * @return bytes of input consumed (>= 0), or SMTPKIT_ERR_STATE after finish,
+ *         SMTPKIT_ERR_INVALID_ARG on NULL arguments.
  */
 SMTPKIT_API smtpkit_ssize smtpkit_data_encode(smtpkit_data_encoder *e, const char *in,
                                               size_t inlen, char *out, size_t outcap,
@@ -127,15 +158,24 @@ SMTPKIT_API smtpkit_ssize smtpkit_data_encode(smtpkit_data_encoder *e, const cha
 #define SMTPKIT_DATA_ENCODE_FINISH_MAX 5
 
 /**
- * Finish the message: CRLF if the body did not end with a line end, then
- * "." CRLF (without SMTPKIT_DATA_ENC_NO_STUFF). Needs outcap >=
- * #SMTPKIT_DATA_ENCODE_FINISH_MAX.
- * @return bytes written, or SMTPKIT_ERR_BUFFER_TOO_SMALL / SMTPKIT_ERR_STATE.
+ * Finish the message: CRLF if the body did not end with a line end (also
+ * with SMTPKIT_DATA_ENC_NO_STUFF: a message is made of lines), then
+ * "." CRLF (without SMTPKIT_DATA_ENC_NO_STUFF). An empty body gives just
+ * ".\r\n". Needs outcap >= #SMTPKIT_DATA_ENCODE_FINISH_MAX (it fails only
+ * when fewer bytes than it actually writes fit).
+ * @return bytes written, or SMTPKIT_ERR_BUFFER_TOO_SMALL / SMTPKIT_ERR_STATE
+ *         (already finished) / SMTPKIT_ERR_INVALID_ARG.
  */
 SMTPKIT_API smtpkit_ssize smtpkit_data_encode_finish(smtpkit_data_encoder *e, char *out,
                                                      size_t outcap);
 
-/** SMTPKIT_DATA_SAW_8BIT / SAW_NUL for the input seen so far. */
+/**
+ * SMTPKIT_DATA_SAW_* flags for the input seen so far: SAW_8BIT (the client
+ * needs BODY=8BITMIME, RFC 6152), SAW_NUL, SAW_BARE_CR / SAW_BARE_LF (a line
+ * end other than CRLF was normalised; a CR that ends the input counts once
+ * the encoder is finished) and SAW_LONG_LINE (a line over
+ * #SMTPKIT_TEXT_LINE_MAX octets including CRLF, not counting a stuffed dot).
+ */
 SMTPKIT_API unsigned smtpkit_data_encoder_flags(const smtpkit_data_encoder *e);
 
 /* ------------------------------------------------------------------------ */
