@@ -14,5 +14,6 @@
 #include "smtpkit/command.h"
 #include "smtpkit/data.h"
 #include "smtpkit/sasl.h"
+#include "smtpkit/server.h"
 
 #endif /* SMTPKIT_SMTPKIT_H */
