@@ -15,5 +15,6 @@
 #include "smtpkit/data.h"
 #include "smtpkit/sasl.h"
 #include "smtpkit/server.h"
+#include "smtpkit/message.h"
 
 #endif /* SMTPKIT_SMTPKIT_H */
