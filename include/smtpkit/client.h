@@ -34,6 +34,7 @@
 #include "smtpkit/common.h"
 #include "smtpkit/io.h"
 #include "smtpkit/reply.h"
+#include "smtpkit/server.h" /* smtpkit_dsn_ret, SMTPKIT_DSN_NOTIFY_* */
 #include "smtpkit/source.h"
 
 #ifdef __cplusplus
@@ -85,15 +86,21 @@ typedef struct smtpkit_client_config {
     unsigned flags;            /**< SMTPKIT_CLIENT_LMTP, _NO_PIPELINING, _BDAT */
     smtpkit_client_tls tls;    /**< TLS policy */
     /**
-     * AUTH hook (RFC 4954): a SASL mechanism from sasl.h that must outlive
-     * the session. NULL = no AUTH step. The step runs after the last EHLO and
-     * before the first MAIL; see docs/sending.md.
+     * AUTH (RFC 4954): a SASL mechanism from sasl.h (a built-in one from
+     * smtpkit_sasl_builtin_init(), or your own) that must outlive the
+     * session. NULL = no AUTH. It runs after the last EHLO and before the
+     * first MAIL; when the server does not offer the mechanism the session
+     * ends with #SMTPKIT_ERR_NOT_SUPPORTED, when the server refuses the
+     * credentials with smtpkit_sasl_client_outcome() of its reply
+     * (#SMTPKIT_ERR_AUTH for 535), in both cases before any envelope.
      */
     const struct smtpkit_sasl_mech *auth;
-    /** Allow AUTH without TLS (USE WITH CAUTION: credentials in clear). */
+    /** USE WITH CAUTION: allow AUTH without TLS (the user name, and with
+     *  PLAIN or LOGIN the password, go out in clear). Without it, AUTH in
+     *  clear ends the session with #SMTPKIT_ERR_TLS_REQUIRED. */
     int auth_allow_plaintext;
     /** Output buffer in bytes: the largest single write. 0 = 64 KiB;
-     *  at least 2048. The body staging buffer is half this size. */
+     *  at least 4096. The body staging buffer is half this size. */
     size_t output_size;
     /** BDAT chunk size limit (at least 1024); 0 = as large as the output
      *  buffer allows. */
@@ -229,20 +236,9 @@ typedef struct smtpkit_client_callbacks {
 /* ------------------------------------------------------------------------ */
 /* Envelopes                                                                  */
 
-/** DSN NOTIFY flags (RFC 3461 4.1); 0 = no NOTIFY parameter. */
-enum {
-    SMTPKIT_DSN_NEVER = 1u << 0,   /**< alone */
-    SMTPKIT_DSN_SUCCESS = 1u << 1,
-    SMTPKIT_DSN_FAILURE = 1u << 2,
-    SMTPKIT_DSN_DELAY = 1u << 3
-};
-
-/** DSN RET (RFC 3461 4.3). */
-typedef enum smtpkit_dsn_ret {
-    SMTPKIT_DSN_RET_DEFAULT = 0, /**< no RET parameter */
-    SMTPKIT_DSN_RET_FULL,
-    SMTPKIT_DSN_RET_HDRS
-} smtpkit_dsn_ret;
+/* DSN (RFC 3461): the RET values (smtpkit_dsn_ret: SMTPKIT_DSN_RET_NONE,
+ * _FULL, _HDRS) and NOTIFY flags (SMTPKIT_DSN_NOTIFY_NEVER, _SUCCESS,
+ * _FAILURE, _DELAY) are shared with the server and come from server.h. */
 
 /** smtpkit_envelope::flags */
 enum {
@@ -262,7 +258,8 @@ typedef struct smtpkit_rcpt {
      *  4.5.1); may be UTF-8 (then SMTPUTF8 is used, RFC 6531). */
     const char *mailbox;
     size_t mailbox_len;    /**< 0 = strlen(mailbox) */
-    unsigned notify;       /**< SMTPKIT_DSN_* flags; sent only when the server offers DSN */
+    unsigned notify;       /**< SMTPKIT_DSN_NOTIFY_* flags (NEVER alone); sent only
+                                when the server offers DSN */
     /** Original recipient (RFC 3461 4.2), raw: sent xtext-encoded as
      *  "ORCPT=rfc822;..." when the server offers DSN. NULL = none. */
     const char *orcpt;
@@ -276,7 +273,8 @@ typedef struct smtpkit_envelope {
     size_t from_len;            /**< 0 = strlen(from) (when from is not NULL) */
     const smtpkit_rcpt *rcpts;  /**< at least one */
     size_t nrcpts;
-    smtpkit_dsn_ret ret;        /**< sent only when the server offers DSN */
+    smtpkit_dsn_ret ret;        /**< RET=, SMTPKIT_DSN_RET_NONE for none; sent only
+                                     when the server offers DSN */
     /** DSN envelope id (RFC 3461 4.4): printable ASCII, sent xtext-encoded
      *  when the server offers DSN. NULL = none. */
     const char *envid;
@@ -305,7 +303,7 @@ SMTPKIT_API void smtpkit_client_config_init(smtpkit_client_config *cfg);
  * Check a configuration as smtpkit_client_new() does.
  * @return 0; #SMTPKIT_ERR_INJECTION (CR, LF or NUL in helo_name);
  * #SMTPKIT_ERR_INVALID_ARG (helo_name not a domain or address literal;
- * unknown tls, flags or version; output_size below 2048; bdat_chunk below
+ * unknown tls, flags or version; output_size below 4096; bdat_chunk below
  * 1024; max_queue over 65535; queue_bytes over queue_bytes_max);
  * #SMTPKIT_ERR_LINE_TOO_LONG (helo_name over 255 octets).
  */

@@ -16,5 +16,6 @@
 #include "smtpkit/sasl.h"
 #include "smtpkit/server.h"
 #include "smtpkit/message.h"
+#include "smtpkit/client.h"
 
 #endif /* SMTPKIT_SMTPKIT_H */

@@ -7,6 +7,9 @@
  * that grows only past its previous peak, so steady sending allocates
  * nothing. */
 #include "client_internal.h"
+#include "md5.h" /* smtpkit__wipe */
+#include "smtpkit/base64.h"
+#include "smtpkit/sasl.h"
 
 enum phase {
     PH_GREETING, /* waiting for the 220 greeting */
@@ -32,6 +35,8 @@ enum tx_stage {
 
 #define CMD_NONE SMTPKIT_CLIENT_CMD_NONE
 #define BDAT_HDR 32 /* room kept in front of a BDAT chunk for "BDAT n LAST\r\n" */
+/* Output room for one AUTH line: base64 of the largest SASL message. */
+#define AUTH_LINE_MAX (SMTPKIT_BASE64_ENCODED_LEN(SMTPKIT_SASL_MAX) + 16)
 
 typedef struct pend {
     uint8_t cmd;  /* smtpkit_client_cmd */
@@ -82,6 +87,9 @@ struct smtpkit_client {
     int hs_cmd; /* handshake command to send next, CMD_NONE when none */
     int need_rset;
     int source_blocked;
+    int auth_cancelled; /* "*" sent; auth_err is why */
+    int auth_err;
+    smtpkit_sasl_client sasl;
 
     smtpkit_reply_parser rp;
     smtpkit_reply_callbacks rp_cb;
@@ -445,26 +453,49 @@ static void ready(smtpkit_client *c)
         cb_ret(c, c->cb->on_ready(c->user, &c->caps));
 }
 
+/* Is the mechanism in the server's AUTH list? (RFC 4954 3) */
+static int auth_offered(const smtpkit_client *c, const char *name)
+{
+    size_t nlen = strlen(name), i = 0;
+    const char *l = c->caps.auth_list.ptr;
+    size_t len = c->caps.auth_list.len;
+    unsigned flag = smtpkit_sasl_mech_from_name(name, nlen);
+    if (flag && (c->caps.auth & flag))
+        return 1;
+    while (l && i < len) {
+        size_t j = i;
+        while (j < len && l[j] != ' ')
+            j++;
+        if (j - i == nlen && smtpkit__iprefix(l + i, nlen, name))
+            return 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
 /*
- * AUTH hook (RFC 4954). The step runs here: after the last EHLO (after
- * STARTTLS when TLS is used) and before the first MAIL. Credentials must
- * never go out in clear unless the caller allowed it. The exchange itself
- * (AUTH line, 334 challenges answered through the smtpkit_sasl_mech in
- * cfg.auth, 235 or an error) is the SASL layer's (issue [5/8]); until it is
- * wired in, a session configured with a mechanism stops here rather than
- * sending mail unauthenticated.
+ * AUTH (RFC 4954) runs after the last EHLO (after STARTTLS when TLS is
+ * used) and before the first MAIL, through the pluggable mechanism in
+ * cfg.auth (sasl.h). Credentials never go out in clear unless the caller
+ * allowed it; a mechanism the server does not offer ends the session
+ * rather than sending mail unauthenticated.
  */
 static void auth_begin(smtpkit_client *c)
 {
+    const smtpkit_sasl_mech *m = c->cfg.auth;
+    c->phase = PH_AUTH;
     if (!c->tls_active && !c->cfg.auth_allow_plaintext) {
         refuse(c, SMTPKIT_ERR_TLS_REQUIRED, NULL);
         return;
     }
-    if (!(c->caps.flags & SMTPKIT_CAP_AUTH)) {
+    if (!m->name || !(c->caps.flags & SMTPKIT_CAP_AUTH) || !auth_offered(c, m->name)) {
         refuse(c, SMTPKIT_ERR_NOT_SUPPORTED, NULL);
         return;
     }
-    refuse(c, SMTPKIT_ERR_NOT_SUPPORTED, NULL);
+    smtpkit_sasl_client_init(&c->sasl, m);
+    c->auth_cancelled = 0;
+    c->auth_err = 0;
+    c->hs_cmd = SMTPKIT_CLIENT_CMD_AUTH;
 }
 
 static void after_hello(smtpkit_client *c)
@@ -485,7 +516,6 @@ static void after_hello(smtpkit_client *c)
         }
     }
     if (c->cfg.auth) {
-        c->phase = PH_AUTH;
         auth_begin(c);
         return;
     }
@@ -540,7 +570,6 @@ static void on_starttls_reply(smtpkit_client *c, const smtpkit_reply *r)
     }
     /* opportunistic: go on in clear */
     if (c->cfg.auth) {
-        c->phase = PH_AUTH;
         auth_begin(c);
         return;
     }
@@ -697,6 +726,54 @@ static void bdat_settle(smtpkit_client *c, client_tx *tx, const smtpkit_reply *l
     }
 }
 
+static void auth_done(smtpkit_client *c)
+{
+    smtpkit_sasl_client_finish(&c->sasl);
+    /* the AUTH lines went out through the output buffer: wipe it */
+    if (c->out_start == c->out_end)
+        smtpkit__wipe(c->out, c->out_cap);
+}
+
+static void on_auth_reply(smtpkit_client *c, const smtpkit_reply *r)
+{
+    if (r->code == 334 && !c->auth_cancelled) {
+        /* RFC 4954 4: answer the challenge, or cancel with "*" */
+        smtpkit_ssize n;
+        char *p = out_reserve(c, AUTH_LINE_MAX);
+        const char *shown = "****";
+        if (!p) {
+            auth_done(c);
+            fail(c, SMTPKIT_ERR_INTERNAL, r);
+            return;
+        }
+        n = smtpkit_sasl_client_step(&c->sasl, r->text.ptr, r->text.len, p, AUTH_LINE_MAX);
+        if (n < 0) {
+            c->auth_err = (int)n;
+            c->auth_cancelled = 1;
+            n = smtpkit_sasl_client_cancel(&c->sasl, p, AUTH_LINE_MAX);
+            shown = "*";
+        }
+        if (n < 0) {
+            auth_done(c);
+            fail(c, SMTPKIT_ERR_INTERNAL, r);
+            return;
+        }
+        c->out_end += (size_t)n;
+        pq_push(c, SMTPKIT_CLIENT_CMD_AUTH, NULL, 0, 0);
+        emit_event(c, SMTPKIT_CLIENT_CMD_AUTH, shown, strlen(shown), 0, NULL);
+        return;
+    }
+    auth_done(c);
+    if (r->code == 235 && !c->auth_cancelled) {
+        ready(c);
+        return;
+    }
+    if (c->auth_cancelled)
+        refuse(c, c->auth_err <= SMTPKIT_ERR_FATAL ? c->auth_err : SMTPKIT_ERR_AUTH, r);
+    else
+        refuse(c, smtpkit_sasl_client_outcome(r->code), r);
+}
+
 /* Handle the reply to the command at the front of the ring. */
 static void dispatch(smtpkit_client *c, const smtpkit_reply *r)
 {
@@ -726,7 +803,7 @@ static void dispatch(smtpkit_client *c, const smtpkit_reply *r)
         break;
     case SMTPKIT_CLIENT_CMD_AUTH:
         pq_pop(c);
-        refuse(c, SMTPKIT_ERR_NOT_SUPPORTED, r);
+        on_auth_reply(c, r);
         break;
     case SMTPKIT_CLIENT_CMD_MAIL:
         pq_pop(c);
@@ -821,10 +898,37 @@ static int rp_on_reply(void *u, const smtpkit_reply *r)
 
 /* ---- output generation -------------------------------------------------- */
 
+static int emit_auth(smtpkit_client *c)
+{
+    smtpkit_ssize n;
+    size_t shown;
+    char *p = out_reserve(c, AUTH_LINE_MAX);
+    if (!p)
+        return 0;
+    c->hs_cmd = CMD_NONE;
+    n = smtpkit_sasl_client_start(&c->sasl, p, AUTH_LINE_MAX);
+    if (n < 0) {
+        auth_done(c);
+        refuse(c, (int)n <= SMTPKIT_ERR_FATAL ? (int)n : SMTPKIT_ERR_AUTH, NULL);
+        return 1;
+    }
+    c->out_end += (size_t)n;
+    pq_push(c, SMTPKIT_CLIENT_CMD_AUTH, NULL, 0, 0);
+    /* the log shows "AUTH NAME" and, when present, a masked response */
+    shown = put_s(c->line, 0, "AUTH ");
+    shown = put_s(c->line, shown, c->cfg.auth->name);
+    if ((size_t)n > shown + 2)
+        shown = put_s(c->line, shown, " ****");
+    emit_event(c, SMTPKIT_CLIENT_CMD_AUTH, c->line, shown, 0, NULL);
+    return 1;
+}
+
 static int emit_hs(smtpkit_client *c)
 {
     size_t n = 0;
     int cmd = c->hs_cmd;
+    if (cmd == SMTPKIT_CLIENT_CMD_AUTH)
+        return emit_auth(c);
     switch (cmd) {
     case SMTPKIT_CLIENT_CMD_EHLO: n = put_s(c->line, 0, "EHLO "); break;
     case SMTPKIT_CLIENT_CMD_HELO: n = put_s(c->line, 0, "HELO "); break;
@@ -978,18 +1082,18 @@ static size_t build_rcpt(smtpkit_client *c, const client_tx *tx, size_t i)
         if (rec->notify) {
             const char *sep = "";
             n = put_s(c->line, n, " NOTIFY=");
-            if (rec->notify & SMTPKIT_DSN_NEVER)
+            if (rec->notify & SMTPKIT_DSN_NOTIFY_NEVER)
                 n = put_s(c->line, n, "NEVER");
-            if (rec->notify & SMTPKIT_DSN_SUCCESS) {
+            if (rec->notify & SMTPKIT_DSN_NOTIFY_SUCCESS) {
                 n = put_s(c->line, n, "SUCCESS");
                 sep = ",";
             }
-            if (rec->notify & SMTPKIT_DSN_FAILURE) {
+            if (rec->notify & SMTPKIT_DSN_NOTIFY_FAILURE) {
                 n = put_s(c->line, n, sep);
                 n = put_s(c->line, n, "FAILURE");
                 sep = ",";
             }
-            if (rec->notify & SMTPKIT_DSN_DELAY) {
+            if (rec->notify & SMTPKIT_DSN_NOTIFY_DELAY) {
                 n = put_s(c->line, n, sep);
                 n = put_s(c->line, n, "DELAY");
             }
@@ -1383,7 +1487,7 @@ int smtpkit_client_config_check(const smtpkit_client_config *cfg)
         return SMTPKIT_ERR_INVALID_ARG;
     if (cfg->flags & ~(unsigned)(SMTPKIT_CLIENT_LMTP | SMTPKIT_CLIENT_NO_PIPELINING | SMTPKIT_CLIENT_BDAT))
         return SMTPKIT_ERR_INVALID_ARG;
-    if (cfg->output_size && cfg->output_size < 2048)
+    if (cfg->output_size && cfg->output_size < 4096)
         return SMTPKIT_ERR_INVALID_ARG;
     if (cfg->bdat_chunk && cfg->bdat_chunk < 1024)
         return SMTPKIT_ERR_INVALID_ARG;
@@ -1481,6 +1585,11 @@ void smtpkit_client_free(smtpkit_client *c)
     if (!c)
         return;
     m = c->mem;
+    if (c->cfg.auth) {
+        smtpkit_sasl_client_finish(&c->sasl);
+        if (c->out)
+            smtpkit__wipe(c->out, c->out_cap);
+    }
     smtpkit__free(&m, c->arena);
     smtpkit__free(&m, c->txs);
     smtpkit__free(&m, c->stg);

@@ -82,7 +82,7 @@ int smtpkit__envelope_measure(const smtpkit_envelope *env, size_t *bytes)
         return SMTPKIT_ERR_INVALID_ARG;
     if ((env->flags & SMTPKIT_ENV_7BIT) && (env->flags & (SMTPKIT_ENV_8BIT | SMTPKIT_ENV_SMTPUTF8)))
         return SMTPKIT_ERR_INVALID_ARG;
-    if ((int)env->ret < (int)SMTPKIT_DSN_RET_DEFAULT || (int)env->ret > (int)SMTPKIT_DSN_RET_HDRS)
+    if ((int)env->ret < (int)SMTPKIT_DSN_RET_NONE || (int)env->ret > (int)SMTPKIT_DSN_RET_HDRS)
         return SMTPKIT_ERR_INVALID_ARG;
     if (env->nrcpts > ((size_t)1 << 20))
         return SMTPKIT_ERR_INVALID_ARG;
@@ -122,11 +122,11 @@ int smtpkit__envelope_measure(const smtpkit_envelope *env, size_t *bytes)
         if (r)
             return r;
         total += n;
-        if (nf & ~(unsigned)(SMTPKIT_DSN_NEVER | SMTPKIT_DSN_SUCCESS | SMTPKIT_DSN_FAILURE |
-                             SMTPKIT_DSN_DELAY))
+        if (nf & ~(unsigned)(SMTPKIT_DSN_NOTIFY_NEVER | SMTPKIT_DSN_NOTIFY_SUCCESS | SMTPKIT_DSN_NOTIFY_FAILURE |
+                             SMTPKIT_DSN_NOTIFY_DELAY))
             return SMTPKIT_ERR_INVALID_ARG;
         /* RFC 3461 4.1: NEVER must appear alone. */
-        if ((nf & SMTPKIT_DSN_NEVER) && (nf & ~(unsigned)SMTPKIT_DSN_NEVER))
+        if ((nf & SMTPKIT_DSN_NOTIFY_NEVER) && (nf & ~(unsigned)SMTPKIT_DSN_NOTIFY_NEVER))
             return SMTPKIT_ERR_INVALID_ARG;
         if (rc->orcpt) {
             n = len_or_strlen(rc->orcpt, rc->orcpt_len);
