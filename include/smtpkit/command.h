@@ -262,6 +262,10 @@ SMTPKIT_API void smtpkit_command_parser_set_max_line(smtpkit_command_parser *p, 
  * line that paused (for an over-long line reported early: what was read of
  * it); later feeds return SMTPKIT_ERR_PAUSED until
  * smtpkit_command_parser_resume(), then feed the unconsumed rest again.
+ * This is also how a session hands the bytes after DATA, BDAT or an AUTH
+ * challenge to another decoder: return #SMTPKIT_PAUSE from on_command and
+ * give the unconsumed rest to that decoder; nothing past the paused line
+ * has been looked at.
  *
  * @return bytes consumed, or a negative error: SMTPKIT_ERR_PAUSED (not
  * sticky), SMTPKIT_ERR_CALLBACK (sticky: every later feed returns it until

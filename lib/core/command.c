@@ -2,6 +2,11 @@
  * error precedence rules are documented in command.h. */
 #include "path.h"
 
+/* set_max_line() clamps to at least 8, which must fit the buffer. */
+#if SMTPKIT_COMMAND_LINE_MAX < 8
+#error "SMTPKIT_COMMAND_LINE_MAX must be at least 8"
+#endif
+
 /* ---------------------------------------------------------------- verbs */
 
 /* Four octets, each folded to lower case by |0x20: only 'A'..'Z' and
