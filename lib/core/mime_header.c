@@ -173,7 +173,19 @@ void smtpkit__hdr_ew(smtpkit__hbuf *b, const char *ws, size_t wslen, const char 
         size_t wl = 0;
 
         fixed = sepl + pre + sl;
-        if (sepl && can_fold(b) && col + fixed + EW_MIN > SMTPKIT__HDR_FOLD) {
+        {
+            /* When the rest fits one encoded word, start a new line rather
+             * than split it: fewer words, and readers that wrongly keep the
+             * space between adjacent encoded words in a phrase (CPython
+             * before gh-128110) still read short names right. */
+            size_t whole = EW_OVERHEAD + (use_q ? q_len(u + pos, n - pos) : b_len(n - pos));
+            if (sepl && can_fold(b) && whole <= SMTPKIT__EW_MAX &&
+                col + fixed + whole > SMTPKIT__HDR_FOLD && fixed + whole <= SMTPKIT__HDR_FOLD) {
+                fold(b);
+                col = 0;
+            }
+        }
+        if (sepl && col && can_fold(b) && col + fixed + EW_MIN > SMTPKIT__HDR_FOLD) {
             fold(b);
             col = 0;
         }
