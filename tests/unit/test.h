@@ -72,6 +72,9 @@ typedef struct test_log {
     size_t len, cap;
 } test_log;
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static inline void test_log_add(test_log *l, const char *fmt, ...)
 {
     va_list ap;
