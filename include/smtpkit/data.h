@@ -33,14 +33,13 @@ enum {
 enum {
     SMTPKIT_DATA_SAW_BARE_CR = 1u << 0,   /**< a CR not followed by LF */
     SMTPKIT_DATA_SAW_BARE_LF = 1u << 1,   /**< an LF not preceded by CR */
-    SMTPKIT_DATA_SAW_LONG_LINE = 1u << 2, /**< a text line over 998 octets (+CRLF) */
+    SMTPKIT_DATA_SAW_LONG_LINE = 1u << 2, /**< a text line over the limit (998 + CRLF) */
     SMTPKIT_DATA_SAW_8BIT = 1u << 3,      /**< a byte >= 0x80 */
     SMTPKIT_DATA_SAW_NUL = 1u << 4        /**< a NUL byte */
 };
 
 /**
- * Called with each run of decoded message bytes (a view into the fed data
- * where possible; into a small internal buffer only at chunk boundaries).
+ * Called with each run of decoded message bytes.
  * Return 0 to go on, #SMTPKIT_PAUSE to pause, negative to abort.
  *
  * The decoder never copies: runs are views into the data passed to

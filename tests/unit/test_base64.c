@@ -66,7 +66,8 @@ static const struct {
     {S("=Zg="), 0},     {S("Zg==="), 0},       {S("Zm9=="), 0},      {S("Zg==Zg=="), 0},
     {S("Zm8=Zm9v"), 0}, {S("Zh=="), 0},        {S("Zm9="), 0},       {S("Zm9v!A=="), 0},
     {S("Zm-v"), 0},     {S("Zm_v"), 0},        {S("Zm9v\x80\x80=="), 0}, {S("Zm\0v"), 0},
-    {S("Zm 9v   "), 1}, {S("Zg\r\n"), 0},  {S("Zm9v\r\n"), 1}, {S(" Zm9v"), 1},      {S("Zm 9v"), 1},      {S("Zg==\t"), 1},
+    {S("Zg\r\n"), 0},     {S("Zm 9v   "), 1},    {S("Zm9v\r\n"), 1},   {S(" Zm9v"), 1},
+    {S("Zm 9v"), 1},      {S("Zg==\t"), 1},
 };
 
 static int stream_decode(const char *in, size_t len, unsigned char *out, size_t *outlen)
@@ -357,7 +358,8 @@ TEST(round_trip_and_agreement)
 {
     static unsigned char in[600], back[600];
     static char enc[1200];
-    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/==";
+    static const char alpha[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/==";
     int iter;
     for (iter = 0; iter < 3000; iter++) {
         size_t n = rnd() % sizeof in, i, el, bl = 0;

@@ -403,8 +403,8 @@ TEST(decoder_exhaustive_small)
                         test_failures++;
                         test_log_reset(&exp);
                         test_log_bytes(&exp, in, len);
-                        fprintf(stderr, "[%s] input \"%s\" norm %d cut %zu:\n got:  %s\n", test_current,
-                                exp.buf, norm, cut, got.buf);
+                        fprintf(stderr, "[%s] input \"%s\" norm %d cut %zu:\n got:  %s\n",
+                                test_current, exp.buf, norm, cut, got.buf);
                         test_log_free(&got);
                         test_log_free(&exp);
                         free(c.body.p);
@@ -730,7 +730,8 @@ TEST(encoder_long_lines_and_errors)
     CHECK_INT(smtpkit_data_encode(&e, in, 997, out, sizeof out, &olen), 997);
     CHECK_INT(smtpkit_data_encoder_flags(&e), SMTPKIT_DATA_SAW_BARE_LF);
     CHECK_INT(smtpkit_data_encode(&e, in, 1, out, sizeof out, &olen), 1);
-    CHECK_INT(smtpkit_data_encoder_flags(&e), SMTPKIT_DATA_SAW_BARE_LF | SMTPKIT_DATA_SAW_LONG_LINE);
+    CHECK_INT(smtpkit_data_encoder_flags(&e),
+              SMTPKIT_DATA_SAW_BARE_LF | SMTPKIT_DATA_SAW_LONG_LINE);
 
     /* output buffer too small for what finish must write */
     CHECK_INT(smtpkit_data_encode_finish(&e, small, sizeof small), SMTPKIT_ERR_BUFFER_TOO_SMALL);
