@@ -20,10 +20,10 @@ install(TARGETS smtpkit EXPORT smtpkitTargets
 # using one fails at compile time rather than at link time.
 set(_smtpkit_header_excludes)
 if(NOT SMTPKIT_WITH_POSIX)
-  list(APPEND _smtpkit_header_excludes PATTERN posix.h EXCLUDE)
+  list(APPEND _smtpkit_header_excludes PATTERN "posix*.h" EXCLUDE)
 endif()
 if(NOT SMTPKIT_WITH_MBEDTLS)
-  list(APPEND _smtpkit_header_excludes PATTERN mbedtls.h EXCLUDE)
+  list(APPEND _smtpkit_header_excludes PATTERN tls.h EXCLUDE PATTERN mbedtls.h EXCLUDE)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/smtpkit
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT smtpkit_development
@@ -49,7 +49,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/smtpkitConfigVersion.cmak
   VERSION ${PROJECT_VERSION} COMPATIBILITY ${SMTPKIT_COMPATIBILITY})
 set(_smtpkit_config_files ${PROJECT_BINARY_DIR}/smtpkitConfig.cmake
   ${PROJECT_BINARY_DIR}/smtpkitConfigVersion.cmake)
-if(SMTPKIT_WITH_MBEDTLS)
+if(SMTPKIT_WITH_MBEDTLS AND NOT BUILD_SHARED_LIBS)
   list(APPEND _smtpkit_config_files ${PROJECT_SOURCE_DIR}/cmake/SmtpkitMbedTLS.cmake)
 endif()
 install(FILES ${_smtpkit_config_files} DESTINATION ${SMTPKIT_INSTALL_CMAKEDIR}

@@ -89,8 +89,9 @@ run cmake -S "$S" -B "$tmp/b-static" "${common[@]}" "${lib_only[@]}" -DSMTPKIT_W
 run cmake --build "$tmp/b-static" -j"$JOBS"
 run cmake --install "$tmp/b-static" --prefix "$tmp/static"
 
-step "shared install"
-run cmake -S "$S" -B "$tmp/b-shared" "${common[@]}" "${lib_only[@]}" -DBUILD_SHARED_LIBS=ON
+step "shared install (mbedTLS $mbedtls)"
+run cmake -S "$S" -B "$tmp/b-shared" "${common[@]}" "${lib_only[@]}" -DBUILD_SHARED_LIBS=ON \
+    -DSMTPKIT_WITH_MBEDTLS="$mbedtls"
 run cmake --build "$tmp/b-shared" -j"$JOBS"
 run cmake --install "$tmp/b-shared" --prefix "$tmp/shared"
 
@@ -102,6 +103,12 @@ for p in static shared; do
     cfg=$(find "$tmp/$p" -name smtpkitConfig.cmake -print -quit)
     [ -n "$cfg" ] || fail "$p: no smtpkitConfig.cmake installed"
     [ -f "$(dirname "$cfg")/smtpkitConfigVersion.cmake" ] || fail "$p: no version file"
+    # Adapter headers only when the adapter was built.
+    tls_installed=OFF
+    [ -f "$tmp/$p/include/smtpkit/tls.h" ] && tls_installed=ON
+    if [ -f "$S/include/smtpkit/tls.h" ] && [ "$tls_installed" != "$mbedtls" ]; then
+        fail "$p: tls.h installed=$tls_installed but SMTPKIT_WITH_MBEDTLS=$mbedtls"
+    fi
     if grep -rq -e '-fsanitize' -e '-Werror' -e '-Wall' "$(dirname "$cfg")" "$pc"; then
         fail "$p: build flags leak into the installed package"
     fi
