@@ -34,8 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "== gcc build: -Werror, ASan+UBSan"
+# The TLS adapter and its tests (test_tls*) when mbedTLS is installed.
+MBEDTLS_OPT=""
+[ -f /usr/include/mbedtls/ssl.h ] && MBEDTLS_OPT="-DSMTPKIT_WITH_MBEDTLS=ON"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
-  -DSMTPKIT_WERROR=ON -DSMTPKIT_SANITIZE=ON >/dev/null
+  -DSMTPKIT_WERROR=ON -DSMTPKIT_SANITIZE=ON $MBEDTLS_OPT >/dev/null
 cmake --build build-test -j"$JOBS"
 (cd build-test && ctest --output-on-failure -j"$JOBS")
 
