@@ -9,16 +9,7 @@
 
 #include "internal.h"
 #include "smtpkit/smtpkit.h"
-/* test.h's vprintf-style helper lacks a format attribute, which clang's
- * -Wformat-nonliteral (from -Wformat=2) rejects; until it has one: */
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wformat-nonliteral"
-#endif
 #include "test.h"
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#endif
 
 /* Read the whole message through smtpkit_message_open() in reads of
  * `chunk` bytes. Returns a malloc'd buffer (NUL-terminated) or NULL. */

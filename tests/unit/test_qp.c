@@ -1,15 +1,6 @@
 /* Quoted-printable body encoder (RFC 2045 6.7) and the CRLF normaliser. */
 #include "qp.h"
-/* test.h's vprintf-style helper lacks a format attribute, which clang's
- * -Wformat-nonliteral (from -Wformat=2) rejects; until it has one: */
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wformat-nonliteral"
-#endif
 #include "test.h"
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#endif
 
 typedef size_t (*enc_fn)(smtpkit__qp *q, const unsigned char *in, size_t n, int eof, char *out,
                          size_t cap, size_t *outlen);
