@@ -41,7 +41,8 @@
 extern "C" {
 #endif
 
-struct smtpkit_sasl_mech; /* sasl.h: a client SASL mechanism (AUTH hook) */
+struct smtpkit_sasl_mech;  /* sasl.h: a client SASL mechanism */
+struct smtpkit_sasl_creds; /* sasl.h: credentials for the built-in mechanisms */
 
 /** Version of #smtpkit_client_config and #smtpkit_client_callbacks (the
  *  `version` fields): structs may grow at the end in later versions. */
@@ -117,6 +118,15 @@ typedef struct smtpkit_client_config {
     uint32_t timeout_data_init_ms;  /**< reply to DATA: 2 min */
     uint32_t timeout_data_block_ms; /**< no progress writing output: 3 min */
     uint32_t timeout_data_term_ms;  /**< reply after the end of data / BDAT: 10 min */
+    /**
+     * AUTH with a built-in mechanism chosen from what the server offers
+     * (smtpkit_sasl_select(): XOAUTH2 when a token is given, else CRAM-MD5,
+     * PLAIN, LOGIN). Used when `auth` is NULL. The struct and the bytes it
+     * points to must outlive the session. Same policy as `auth`: nothing in
+     * clear unless auth_allow_plaintext; no usable mechanism ends the session
+     * with #SMTPKIT_ERR_NOT_SUPPORTED.
+     */
+    const struct smtpkit_sasl_creds *auth_creds;
 } smtpkit_client_config;
 
 /** What a command event or a reply belongs to. */

@@ -89,6 +89,9 @@ struct smtpkit_client {
     int source_blocked;
     int auth_cancelled; /* "*" sent; auth_err is why */
     int auth_err;
+    const smtpkit_sasl_mech *mech; /* cfg.auth, or auto_mech */
+    smtpkit_sasl_mech auto_mech;
+    smtpkit_sasl_builtin auto_state;
     smtpkit_sasl_client sasl;
 
     smtpkit_reply_parser rp;
@@ -488,6 +491,19 @@ static void auth_begin(smtpkit_client *c)
         refuse(c, SMTPKIT_ERR_TLS_REQUIRED, NULL);
         return;
     }
+    if (!m) {
+        /* the best built-in mechanism the server offers for these credentials */
+        unsigned sel = smtpkit_sasl_select(c->caps.auth, c->cfg.auth_creds,
+                                           SMTPKIT_SASL_SELECT_TLS |
+                                               SMTPKIT_SASL_SELECT_ALLOW_PLAINTEXT);
+        if (!sel || smtpkit_sasl_builtin_init(&c->auto_mech, &c->auto_state, sel,
+                                              c->cfg.auth_creds) != 0) {
+            refuse(c, SMTPKIT_ERR_NOT_SUPPORTED, NULL);
+            return;
+        }
+        m = &c->auto_mech;
+    }
+    c->mech = m;
     if (!m->name || !(c->caps.flags & SMTPKIT_CAP_AUTH) || !auth_offered(c, m->name)) {
         refuse(c, SMTPKIT_ERR_NOT_SUPPORTED, NULL);
         return;
@@ -515,7 +531,7 @@ static void after_hello(smtpkit_client *c)
             return;
         }
     }
-    if (c->cfg.auth) {
+    if (c->cfg.auth || c->cfg.auth_creds) {
         auth_begin(c);
         return;
     }
@@ -569,7 +585,7 @@ static void on_starttls_reply(smtpkit_client *c, const smtpkit_reply *r)
         return;
     }
     /* opportunistic: go on in clear */
-    if (c->cfg.auth) {
+    if (c->cfg.auth || c->cfg.auth_creds) {
         auth_begin(c);
         return;
     }
@@ -916,7 +932,7 @@ static int emit_auth(smtpkit_client *c)
     pq_push(c, SMTPKIT_CLIENT_CMD_AUTH, NULL, 0, 0);
     /* the log shows "AUTH NAME" and, when present, a masked response */
     shown = put_s(c->line, 0, "AUTH ");
-    shown = put_s(c->line, shown, c->cfg.auth->name);
+    shown = put_s(c->line, shown, c->mech->name);
     if ((size_t)n > shown + 2)
         shown = put_s(c->line, shown, " ****");
     emit_event(c, SMTPKIT_CLIENT_CMD_AUTH, c->line, shown, 0, NULL);
@@ -1585,7 +1601,7 @@ void smtpkit_client_free(smtpkit_client *c)
     if (!c)
         return;
     m = c->mem;
-    if (c->cfg.auth) {
+    if (c->cfg.auth || c->cfg.auth_creds) {
         smtpkit_sasl_client_finish(&c->sasl);
         if (c->out)
             smtpkit__wipe(c->out, c->out_cap);

@@ -255,6 +255,7 @@ typedef struct ccase {
     int error;          /* expected smtpkit_client_error() at the end */
     unsigned auth;      /* SMTPKIT_AUTH_* built-in mechanism, user "user", password "pass" */
     int auth_plaintext; /* allow AUTH without TLS */
+    int auth_auto;      /* auth_creds: the session picks the mechanism */
 } ccase;
 
 #define BODY "Subject: t\n\n.dot\nline"
@@ -279,15 +280,19 @@ static void run_case(const ccase *k)
         cfg.flags = k->flags;
         cfg.tls = k->tls;
         cfg.output_size = k->output_size;
-        if (k->auth) {
-            smtpkit_sasl_creds cr;
+        static smtpkit_sasl_creds cr;
+        if (k->auth || k->auth_auto) {
             memset(&cr, 0, sizeof cr);
             cr.user.ptr = "user";
             cr.user.len = 4;
             cr.password.ptr = "pass";
             cr.password.len = 4;
-            CHECK_INT(smtpkit_sasl_builtin_init(&mech, &mstate, k->auth, &cr), 0);
-            cfg.auth = &mech;
+            if (k->auth_auto) {
+                cfg.auth_creds = &cr;
+            } else {
+                CHECK_INT(smtpkit_sasl_builtin_init(&mech, &mstate, k->auth, &cr), 0);
+                cfg.auth = &mech;
+            }
             cfg.auth_allow_plaintext = k->auth_plaintext;
         }
         c = smtpkit_client_new(&cfg, &callbacks, &t, NULL);
@@ -353,7 +358,7 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "S: 250 2.1.0 Ok", "C: RCPT TO:<b@example.net>",
       "S: 250 2.1.5 Ok", "C: DATA", "S: 354 go ahead", BODY_WIRE, "S: 250 2.0.0 queued",
       "C: QUIT", "S: 221 2.0.0 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0, 0},
 
     {"pipelined: MAIL, RCPTs and DATA in one flight, QUIT after the dot",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -365,7 +370,7 @@ static const ccase cases[] = {
       "S: 250 2.1.0 Ok", "S: 250 2.1.5 Ok", "S: 550 5.1.1 No such user", "S: 354 go ahead",
       BODY_WIRE, "C: QUIT", "S: 250 2.0.0 Ok", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;rcpt0:1 <c@example.net> 550;"
-     "tx0 PARTIAL message err=0 acc=1 ref=1 250 2.0.0;", 0, 0, 0},
+     "tx0 PARTIAL message err=0 acc=1 ref=1 250 2.0.0;", 0, 0, 0, 0},
 
     {"pipelined: every recipient refused, DATA refused, no body, next message after RSET",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -378,7 +383,7 @@ static const ccase cases[] = {
       "S: 250 2.0.0 Ok", "S: 250 2.1.0 Ok", "S: 250 2.1.5 Ok", "S: 354 go",
       "C: x", "C: .", "C: QUIT", "S: 250 2.0.0 Ok", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 550;tx0 REJECTED RCPT err=REJECTED acc=0 ref=1 550 5.1.1;"
-     "rcpt1:0 <d@example.net> 250;tx1 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0},
+     "rcpt1:0 <d@example.net> 250;tx1 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0, 0},
 
     {"pipelined: a broken server says 354 with no recipient: only the dot",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -386,7 +391,7 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "C: RCPT TO:<b@example.net>", "C: DATA",
       "S: 250 2.1.0 Ok", "S: 550 5.1.1 No", "S: 354 go", "C: .", "C: QUIT", "S: 250 Ok",
       "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 550;tx0 REJECTED RCPT err=REJECTED acc=0 ref=1 550 5.1.1;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 550;tx0 REJECTED RCPT err=REJECTED acc=0 ref=1 550 5.1.1;", 0, 0, 0, 0},
 
     {"lock-step: every recipient refused, no DATA, RSET before the next message",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -399,7 +404,7 @@ static const ccase cases[] = {
       "S: 354 go", "C: x", "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 450;rcpt0:1 <c@example.net> 550;"
      "tx0 REJECTED RCPT err=REJECTED acc=0 ref=2 550 5.1.1;"
-     "rcpt1:0 <d@example.net> 250;tx1 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "rcpt1:0 <d@example.net> 250;tx1 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"several messages per connection, pipelined across the end of data",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -416,7 +421,7 @@ static const ccase cases[] = {
       "C: three", "C: .", "C: QUIT", "S: 250 Ok", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;"
      "rcpt1:0 <c@example.net> 250;tx1 REJECTED message err=REJECTED acc=0 ref=1 451 4.3.0;"
-     "rcpt2:0 <d@example.net> 250;tx2 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "rcpt2:0 <d@example.net> 250;tx2 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"EHLO refused with 502: HELO fallback, lock-step, no extensions",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -424,32 +429,32 @@ static const ccase cases[] = {
       "C: HELO client.example", "S: 250 old.example", "C: MAIL FROM:<a@example.org>",
       "S: 250 ok", "C: RCPT TO:<b@example.net>", "S: 250 ok", "C: DATA", "S: 354 go",
       BODY_WIRE, "S: 250 ok", "C: QUIT", "S: 221 bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"EHLO refused with 500, HELO refused too",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 220 old.example SMTP", "C: EHLO client.example", "S: 500 5.5.1 what?",
       "C: HELO client.example", "S: 550 5.7.1 go away", "C: QUIT", "S: 221 bye", "E: ", NULL},
      "tx0 FAILED none err=GREETING acc=0 ref=1 550 5.7.1;error GREETING 550;",
-     SMTPKIT_ERR_GREETING, 0, 0},
+     SMTPKIT_ERR_GREETING, 0, 0, 0},
 
     {"greeting 554: QUIT, transaction failed with the reply",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 554 5.3.2 no service here", "C: QUIT", "S: 221 bye", "E: ", NULL},
      "tx0 FAILED none err=GREETING acc=0 ref=1 554 5.3.2;error GREETING 554;",
-     SMTPKIT_ERR_GREETING, 0, 0},
+     SMTPKIT_ERR_GREETING, 0, 0, 0},
 
     {"greeting 421: no QUIT (the server is closing)",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 421 4.3.2 busy", "E: ", NULL},
      "tx0 FAILED none err=GREETING acc=0 ref=1 421 4.3.2;error GREETING 421;",
-     SMTPKIT_ERR_GREETING, 0, 0},
+     SMTPKIT_ERR_GREETING, 0, 0, 0},
 
     {"multi-line greeting",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220-mx.example ESMTP", "S: 220-more text", "S: 220 end", "C: EHLO client.example",
       "S: 250 mx", NULL},
-     "ready;", 0, 0, 0},
+     "ready;", 0, 0, 0, 0},
 
     {"421 after RCPT: session ends, transaction failed, the next one too",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -459,7 +464,7 @@ static const ccase cases[] = {
       "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 421 4.4.2 timeout, closing", "E: ", NULL},
      "ready;tx0 FAILED RCPT err=CLOSED acc=0 ref=1 421 4.4.2;"
      "tx1 FAILED none err=CLOSED acc=0 ref=1 421 4.4.2;error CLOSED 421;",
-     SMTPKIT_ERR_CLOSED, 0, 0},
+     SMTPKIT_ERR_CLOSED, 0, 0, 0},
 
     {"421 after the data was accepted: the first message counts as delivered",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -472,7 +477,7 @@ static const ccase cases[] = {
       "S: 250 2.0.0 queued", "S: 421 4.3.2 shutting down", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 2.0.0;"
      "tx1 FAILED MAIL err=CLOSED acc=0 ref=1 421 4.3.2;error CLOSED 421;",
-     SMTPKIT_ERR_CLOSED, 0, 0},
+     SMTPKIT_ERR_CLOSED, 0, 0, 0},
 
     {"connection closed after the data: outcome unknown, reported as such",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -480,7 +485,7 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "C: RCPT TO:<b@example.net>", "C: DATA",
       "S: 250 Ok", "S: 250 Ok", "S: 354 go", BODY_WIRE, "C: QUIT", "X: ", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 FAILED message err=CLOSED acc=0 ref=1;error CLOSED;",
-     SMTPKIT_ERR_CLOSED, 0, 0},
+     SMTPKIT_ERR_CLOSED, 0, 0, 0},
 
     {"SIZE: refused locally before MAIL when over the announced limit",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -491,14 +496,14 @@ static const ccase cases[] = {
       "S: 250 Ok", "C: DATA", "S: 354 go", "C: small", "C: .", "S: 250 Ok", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
      "ready;tx0 FAILED none err=TOO_BIG acc=0 ref=1;rcpt1:0 <c@example.net> 250;"
-     "tx1 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "tx1 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"SIZE: refused by the server at MAIL (552)",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 SIZE",
       "C: MAIL FROM:<a@example.org> SIZE=21", "S: 552 5.3.4 Message size exceeds fixed limit",
       "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;tx0 REJECTED MAIL err=REJECTED acc=0 ref=1 552 5.3.4;", 0, 0, 0},
+     "ready;tx0 REJECTED MAIL err=REJECTED acc=0 ref=1 552 5.3.4;", 0, 0, 0, 0},
 
     {"pipelined MAIL refused: RCPT and DATA answered 503, no RSET",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -506,14 +511,14 @@ static const ccase cases[] = {
       "S: 250 SIZE", "C: MAIL FROM:<a@example.org> SIZE=21", "C: RCPT TO:<b@example.net>",
       "C: DATA", "S: 552 5.3.4 too big", "S: 503 5.5.1 need MAIL", "S: 503 5.5.1 need RCPT",
       "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 503;tx0 REJECTED MAIL err=REJECTED acc=0 ref=1 552 5.3.4;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 503;tx0 REJECTED MAIL err=REJECTED acc=0 ref=1 552 5.3.4;", 0, 0, 0, 0},
 
     {"SMTPUTF8 address but the server does not offer SMTPUTF8",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
      {{A1, {"j\xc3\xbcrgen@example.net"}, BODY, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 8BITMIME", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
-     "ready;tx0 FAILED none err=NEED_SMTPUTF8 acc=0 ref=1;", 0, 0, 0},
+     "ready;tx0 FAILED none err=NEED_SMTPUTF8 acc=0 ref=1;", 0, 0, 0, 0},
 
     {"SMTPUTF8 address, offered: SMTPUTF8 and BODY=8BITMIME on MAIL",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -523,14 +528,14 @@ static const ccase cases[] = {
       "C: RCPT TO:<j\xc3\xbcrgen@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x",
       "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <j\xc3\xbcrgen@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;",
-     0, 0, 0},
+     0, 0, 0, 0},
 
     {"8-bit body found by the scan, server without 8BITMIME",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
      {{A1, {"b@example.net"}, "Subject: caf\xc3\xa9\n\nx", 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: QUIT", "S: 221 Bye", "E: ",
       NULL},
-     "ready;tx0 FAILED none err=NEED_8BITMIME acc=0 ref=1;", 0, 0, 0},
+     "ready;tx0 FAILED none err=NEED_8BITMIME acc=0 ref=1;", 0, 0, 0, 0},
 
     {"8-bit body found by the scan, 8BITMIME offered: BODY=8BITMIME",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -539,14 +544,14 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org> BODY=8BITMIME", "S: 250 Ok", "C: RCPT TO:<b@example.net>",
       "S: 250 Ok", "C: DATA", "S: 354 go", "C: caf\xc3\xa9", "C: .", "S: 250 Ok", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"envelope says 8-bit, server without 8BITMIME",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
      {{A1, {"b@example.net"}, "x", SMTPKIT_ENV_8BIT, 1, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: QUIT", "S: 221 Bye", "E: ",
       NULL},
-     "ready;tx0 FAILED none err=NEED_8BITMIME acc=0 ref=1;", 0, 0, 0},
+     "ready;tx0 FAILED none err=NEED_8BITMIME acc=0 ref=1;", 0, 0, 0, 0},
 
     {"stream body of unknown size: no SIZE, BODY=8BITMIME declared when offered, small reads",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -556,7 +561,7 @@ static const ccase cases[] = {
       "C: RCPT TO:<b@example.net>", "C: DATA", "S: 250 Ok", "S: 250 Ok", "S: 354 go",
       "C: line one", "C: line two", "C: ..", "C: .", "C: QUIT", "S: 250 Ok", "S: 221 Bye",
       "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"DSN parameters when offered: RET, ENVID, NOTIFY, ORCPT (xtext)",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -568,7 +573,7 @@ static const ccase cases[] = {
       "C: RCPT TO:<b@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+2Bx+3Dy@example.net",
       "S: 250 Ok", "C: DATA", "S: 354 go", "C: x", "C: .", "S: 250 Ok", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"DSN parameters dropped when DSN is not offered",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -577,7 +582,7 @@ static const ccase cases[] = {
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: MAIL FROM:<a@example.org>",
       "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x",
       "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"LMTP: LHLO and one reply per accepted recipient after the data",
      SMTPKIT_CLIENT_LMTP, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -589,14 +594,14 @@ static const ccase cases[] = {
       "S: 452 4.2.2 d over quota", "S: 221 bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;rcpt0:1 <c@example.net> 550;rcpt0:2 <d@example.net> 250;"
      "rcpt0:0 <b@example.net> 250 data;rcpt0:2 <d@example.net> 452 data;"
-     "tx0 PARTIAL message err=0 acc=1 ref=2 452 4.2.2;", 0, 0, 0},
+     "tx0 PARTIAL message err=0 acc=1 ref=2 452 4.2.2;", 0, 0, 0, 0},
 
     {"LMTP: LHLO refused has no HELO fallback",
      SMTPKIT_CLIENT_LMTP, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 220 lmtp ready", "C: LHLO client.example", "S: 500 5.5.1 what", "C: QUIT",
       "S: 221 bye", "E: ", NULL},
      "tx0 FAILED none err=GREETING acc=0 ref=1 500 5.5.1;error GREETING 500;",
-     SMTPKIT_ERR_GREETING, 0, 0},
+     SMTPKIT_ERR_GREETING, 0, 0, 0},
 
     {"BDAT when offered and chosen: no dot-stuffing, one LAST chunk",
      SMTPKIT_CLIENT_BDAT, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -605,7 +610,7 @@ static const ccase cases[] = {
       "C: RCPT TO:<b@example.net>", "S: 250 Ok", "S: 250 Ok",
       "C: BDAT 26 LAST", "c: Subject: t\r\n\r\n.dot\r\nline", "C: ", "S: 250 2.0.0 Ok",
       "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED BDAT err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED BDAT err=0 acc=1 ref=0 250 2.0.0;", 0, 0, 0, 0},
 
     {"BDAT: every recipient refused, no chunk, RSET",
      SMTPKIT_CLIENT_BDAT, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -617,7 +622,7 @@ static const ccase cases[] = {
       "C: RCPT TO:<c@example.net>", "S: 250 Ok", "S: 250 Ok", "S: 250 Ok", "C: BDAT 3 LAST",
       "C: y", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 550;tx0 REJECTED RCPT err=REJECTED acc=0 ref=1 550 ;"
-     "rcpt1:0 <c@example.net> 250;tx1 ACCEPTED BDAT err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "rcpt1:0 <c@example.net> 250;tx1 ACCEPTED BDAT err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"BDAT chosen but CHUNKING not offered: DATA",
      SMTPKIT_CLIENT_BDAT, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -625,7 +630,7 @@ static const ccase cases[] = {
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: MAIL FROM:<a@example.org>",
       "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x",
       "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"no PIPELINING by config although offered",
      SMTPKIT_CLIENT_NO_PIPELINING, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -633,7 +638,7 @@ static const ccase cases[] = {
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 PIPELINING",
       "C: MAIL FROM:<a@example.org>", "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 250 Ok",
       "C: DATA", "S: 354 go", "C: x", "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"STARTTLS hand-off: bytes after the 220 are discarded, old capabilities forgotten",
      0, SMTPKIT_CLIENT_TLS_STARTTLS, 0, 0,
@@ -645,20 +650,20 @@ static const ccase cases[] = {
       "C: EHLO client.example", "S: 250-mx", "S: 250 8BITMIME", "C: MAIL FROM:<a@example.org>",
       "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x",
       "C: .", "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "starttls;ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "starttls;ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"STARTTLS required but not offered: QUIT before any envelope",
      0, SMTPKIT_CLIENT_TLS_STARTTLS, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 PIPELINING", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
-     "tx0 FAILED none err=TLS_REQUIRED acc=0 ref=1;error TLS_REQUIRED;", SMTPKIT_ERR_TLS_REQUIRED, 0, 0},
+     "tx0 FAILED none err=TLS_REQUIRED acc=0 ref=1;error TLS_REQUIRED;", SMTPKIT_ERR_TLS_REQUIRED, 0, 0, 0},
 
     {"STARTTLS required, refused with 454",
      0, SMTPKIT_CLIENT_TLS_STARTTLS, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 STARTTLS", "C: STARTTLS",
       "S: 454 4.7.0 TLS not available", "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "tx0 FAILED none err=TLS_REQUIRED acc=0 ref=1 454 4.7.0;error TLS_REQUIRED 454;",
-     SMTPKIT_ERR_TLS_REQUIRED, 0, 0},
+     SMTPKIT_ERR_TLS_REQUIRED, 0, 0, 0},
 
     {"STARTTLS optional, refused with 454: go on in clear",
      0, SMTPKIT_CLIENT_TLS_STARTTLS_OPTIONAL, 0, 0,
@@ -667,12 +672,12 @@ static const ccase cases[] = {
       "S: 454 4.7.0 TLS not available", "C: MAIL FROM:<a@example.org>", "S: 250 Ok",
       "C: RCPT TO:<b@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x", "C: .",
       "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"timeout waiting for the greeting (5 min)",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"T: 1000", "T: 300999", "T: 301000", "E: ", NULL},
-     "tx0 FAILED none err=TIMEOUT acc=0 ref=1;error TIMEOUT;", SMTPKIT_ERR_TIMEOUT, 0, 0},
+     "tx0 FAILED none err=TIMEOUT acc=0 ref=1;error TIMEOUT;", SMTPKIT_ERR_TIMEOUT, 0, 0, 0},
 
     {"timeout waiting for 354 (2 min, RFC 5321 4.5.3.2.3)",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -680,7 +685,7 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "S: 250 Ok", "C: RCPT TO:<b@example.net>",
       "S: 250 Ok", "C: DATA", "T: 20000", "T: 120009", "T: 120010", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 FAILED DATA err=TIMEOUT acc=0 ref=1;error TIMEOUT;",
-     SMTPKIT_ERR_TIMEOUT, 0, 0},
+     SMTPKIT_ERR_TIMEOUT, 0, 0, 0},
 
     {"timeout after the end of data (10 min) restarts with each reply",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
@@ -688,28 +693,28 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "T: 599998", "S: 250 Ok", "C: RCPT TO:<b@example.net>",
       "S: 250 Ok", "C: DATA", "S: 354 go", BODY_WIRE, "T: 1199997", "T: 1199998", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 FAILED message err=TIMEOUT acc=0 ref=1;error TIMEOUT;",
-     SMTPKIT_ERR_TIMEOUT, 0, 0},
+     SMTPKIT_ERR_TIMEOUT, 0, 0, 0},
 
     {"an unrequested reply is a protocol error",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "S: 250 surprise", "E: ", NULL},
-     "ready;error PROTOCOL 250;", SMTPKIT_ERR_PROTOCOL, 0, 0},
+     "ready;error PROTOCOL 250;", SMTPKIT_ERR_PROTOCOL, 0, 0, 0},
 
     {"an unrequested 421 closes the session",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "S: 421 4.4.2 idle timeout",
       "E: ", NULL},
-     "ready;error CLOSED 421;", SMTPKIT_ERR_CLOSED, 0, 0},
+     "ready;error CLOSED 421;", SMTPKIT_ERR_CLOSED, 0, 0, 0},
 
     {"garbage instead of a reply",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: hello?", "E: ", NULL},
-     "tx0 FAILED none err=PROTOCOL acc=0 ref=1;error PROTOCOL;", SMTPKIT_ERR_PROTOCOL, 0, 0},
+     "tx0 FAILED none err=PROTOCOL acc=0 ref=1;error PROTOCOL;", SMTPKIT_ERR_PROTOCOL, 0, 0, 0},
 
     {"QUIT answered by a close",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: QUIT", "X: ", "E: ", NULL},
-     "ready;", 0, 0, 0},
+     "ready;", 0, 0, 0, 0},
 
     {"Postmaster without a domain is a valid recipient",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -717,7 +722,7 @@ static const ccase cases[] = {
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: MAIL FROM:<>", "S: 250 Ok",
       "C: RCPT TO:<Postmaster>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: x", "C: .",
       "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <Postmaster> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <Postmaster> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"empty body: just the dot",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0,
@@ -725,7 +730,7 @@ static const ccase cases[] = {
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250 mx", "C: MAIL FROM:<a@example.org>",
       "S: 250 Ok", "C: RCPT TO:<b@example.net>", "S: 250 Ok", "C: DATA", "S: 354 go", "C: .",
       "S: 250 Ok", "C: QUIT", "S: 221 Bye", "E: ", NULL},
-     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0},
+     "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0, 0, 0, 0},
 
     {"AUTH PLAIN with an initial response, under TLS",
      0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 0,
@@ -735,14 +740,14 @@ static const ccase cases[] = {
       "C: MAIL FROM:<a@example.org>", "C: RCPT TO:<b@example.net>", "C: DATA", "S: 250 Ok",
       "S: 250 Ok", "S: 354 go", "C: x", "C: .", "C: QUIT", "S: 250 Ok", "S: 221 Bye", "E: ", NULL},
      "ready;rcpt0:0 <b@example.net> 250;tx0 ACCEPTED message err=0 acc=1 ref=0 250 ;", 0,
-     SMTPKIT_AUTH_PLAIN, 0},
+     SMTPKIT_AUTH_PLAIN, 0, 0},
 
     {"AUTH LOGIN: two 334 challenges (old AUTH= form offered)",
      0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH=LOGIN",
       "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: dXNlcg==", "S: 334 UGFzc3dvcmQ6",
       "C: cGFzcw==", "S: 235 2.7.0 ok", NULL},
-     "ready;", 0, SMTPKIT_AUTH_LOGIN, 0},
+     "ready;", 0, SMTPKIT_AUTH_LOGIN, 0, 0},
 
     {"AUTH refused (535): QUIT, no envelope",
      0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 0, TX1,
@@ -750,41 +755,55 @@ static const ccase cases[] = {
       "C: AUTH PLAIN AHVzZXIAcGFzcw==", "S: 535 5.7.8 Authentication credentials invalid",
       "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "tx0 FAILED none err=AUTH acc=0 ref=1 535 5.7.8;error AUTH 535;", SMTPKIT_ERR_AUTH,
-     SMTPKIT_AUTH_PLAIN, 0},
+     SMTPKIT_AUTH_PLAIN, 0, 0},
 
     {"AUTH in clear is refused unless allowed: no credentials on the wire",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH PLAIN", "C: QUIT",
       "S: 221 Bye", "E: ", NULL},
      "tx0 FAILED none err=TLS_REQUIRED acc=0 ref=1;error TLS_REQUIRED;", SMTPKIT_ERR_TLS_REQUIRED,
-     SMTPKIT_AUTH_PLAIN, 0},
+     SMTPKIT_AUTH_PLAIN, 0, 0},
 
     {"AUTH in clear when allowed explicitly",
      0, SMTPKIT_CLIENT_TLS_NONE, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH PLAIN",
       "C: AUTH PLAIN AHVzZXIAcGFzcw==", "S: 235 ok", NULL},
-     "ready;", 0, SMTPKIT_AUTH_PLAIN, 1},
+     "ready;", 0, SMTPKIT_AUTH_PLAIN, 1, 0},
 
     {"AUTH mechanism not offered",
      0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 0, TX1,
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH CRAM-MD5",
       "C: QUIT", "S: 221 Bye", "E: ", NULL},
      "tx0 FAILED none err=NOT_SUPPORTED acc=0 ref=1;error NOT_SUPPORTED;",
-     SMTPKIT_ERR_NOT_SUPPORTED, SMTPKIT_AUTH_PLAIN, 0},
+     SMTPKIT_ERR_NOT_SUPPORTED, SMTPKIT_AUTH_PLAIN, 0, 0},
 
     {"AUTH after STARTTLS",
      0, SMTPKIT_CLIENT_TLS_STARTTLS, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 STARTTLS",
       "C: STARTTLS", "S: 220 go", "W: ", "C: EHLO client.example", "S: 250-mx",
       "S: 250 AUTH PLAIN", "C: AUTH PLAIN AHVzZXIAcGFzcw==", "S: 235 ok", NULL},
-     "starttls;ready;", 0, SMTPKIT_AUTH_PLAIN, 0},
+     "starttls;ready;", 0, SMTPKIT_AUTH_PLAIN, 0, 0},
 
     {"a challenge that is not base64: cancel with *",
      0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
      {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH LOGIN",
       "C: AUTH LOGIN", "S: 334 !!!", "C: *", "S: 501 5.0.0 cancelled", "C: QUIT", "S: 221 Bye",
       "E: ", NULL},
-     "error AUTH 501;", SMTPKIT_ERR_AUTH, SMTPKIT_AUTH_LOGIN, 0},
+     "error AUTH 501;", SMTPKIT_ERR_AUTH, SMTPKIT_AUTH_LOGIN, 0, 0},
+
+    {"AUTH with credentials only: the session picks CRAM-MD5 over PLAIN and LOGIN",
+     0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 1, {{NULL, {NULL}, NULL, 0, 0, 0, NULL, NULL, SMTPKIT_DSN_RET_NONE}},
+     {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH LOGIN PLAIN CRAM-MD5",
+      "C: AUTH CRAM-MD5", "S: 334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+      "C: dXNlciAyMjRmOGFmMWJmOWJjZjI2ZjRlZjAzMjllMDYxNDA1Yw==", "S: 235 ok", NULL},
+     "ready;", 0, 0, 0, 1},
+
+    {"AUTH with credentials only, nothing usable offered",
+     0, SMTPKIT_CLIENT_TLS_IMPLICIT, 0, 0, TX1,
+     {"S: 220 mx ESMTP", "C: EHLO client.example", "S: 250-mx", "S: 250 AUTH GSSAPI",
+      "C: QUIT", "S: 221 Bye", "E: ", NULL},
+     "tx0 FAILED none err=NOT_SUPPORTED acc=0 ref=1;error NOT_SUPPORTED;",
+     SMTPKIT_ERR_NOT_SUPPORTED, 0, 0, 1},
 };
 
 TEST(transcripts)
