@@ -2,13 +2,18 @@
  * The program every consumer project in tests/consumer/ builds: it uses
  * smtpkit only through its installed (or vendored) public headers and library,
  * as an application would. It checks that the headers and the library it
- * linked agree on the version, and parses a multi-line server reply.
+ * linked agree on the version, and parses a multi-line server reply. When the
+ * library has the mbedTLS adapter, it also runs mbedTLS code through it, which
+ * only links if the package passed the mbedTLS libraries on.
  * Exit status 0 and "consumer ok" on success.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <smtpkit/smtpkit.h>
+#ifdef SMTPKIT_HAVE_MBEDTLS
+#include <smtpkit/tls.h>
+#endif
 
 typedef struct seen {
     unsigned lines;
@@ -16,6 +21,28 @@ typedef struct seen {
     unsigned nlines;
     char esc[16];
 } seen;
+
+#ifdef SMTPKIT_HAVE_MBEDTLS
+/* A client context with a CA file that does not exist: seeding the generator
+ * and parsing certificates run inside mbedTLS, and must fail with a reason. */
+static int check_tls(void)
+{
+    smtpkit_tls_config cfg;
+    smtpkit_tls_context *ctx = NULL;
+    char err[256] = "";
+    int rc;
+
+    smtpkit_tls_config_init(&cfg);
+    cfg.ca_file = "/nonexistent/smtpkit-consumer-ca.pem";
+    rc = smtpkit_tls_context_new(&ctx, SMTPKIT_TLS_CLIENT, &cfg, NULL, err, sizeof err);
+    if (rc != SMTPKIT_ERR_TLS || ctx != NULL || err[0] == '\0') {
+        fprintf(stderr, "tls context: rc=%d (%s) err=%s\n", rc, smtpkit_strerror(rc), err);
+        smtpkit_tls_context_free(ctx);
+        return 1;
+    }
+    return 0;
+}
+#endif
 
 static int on_line(void *user, const smtpkit_reply_line *line)
 {
@@ -64,7 +91,17 @@ int main(void)
                 s.esc);
         return 1;
     }
-    printf("consumer ok: smtpkit %s, reply %d %s in %u lines\n", smtpkit_version(), s.code, s.esc,
-           s.nlines);
+#ifdef SMTPKIT_HAVE_MBEDTLS
+    if (check_tls() != 0)
+        return 1;
+#endif
+    printf("consumer ok: smtpkit %s, reply %d %s in %u lines%s\n", smtpkit_version(), s.code,
+           s.esc, s.nlines,
+#ifdef SMTPKIT_HAVE_MBEDTLS
+           ", mbedTLS adapter linked"
+#else
+           ""
+#endif
+    );
     return 0;
 }
