@@ -13,7 +13,9 @@
 extern "C" {
 #endif
 
-/** One reply line, as passed to smtpkit_reply_callbacks::on_line. */
+/** One reply line, as passed to smtpkit_reply_callbacks::on_line. The views
+ *  point into the data given to feed or into the parser's own buffer and are
+ *  valid only during the callback. */
 typedef struct smtpkit_reply_line {
     int code;            /**< 200..599 (first digit 2-5, second 0-5) */
     int last;            /**< non-zero on the last line ("250 " rather than "250-") */
@@ -25,7 +27,8 @@ typedef struct smtpkit_reply_line {
     smtpkit_view raw;    /**< the whole line without CRLF */
 } smtpkit_reply_line;
 
-/** A complete (possibly multi-line) reply summary for on_reply. */
+/** A complete (possibly multi-line) reply summary for on_reply; its views
+ *  are those of the last line, valid only during the callback. */
 typedef struct smtpkit_reply {
     int code;            /**< the reply code */
     unsigned nlines;     /**< number of lines */
@@ -45,7 +48,10 @@ typedef struct smtpkit_reply_callbacks {
 /**
  * Reply parser state. Caller-allocated; fields with a leading underscore are
  * private. Holds one line buffer of #SMTPKIT_REPLY_LINE_MAX bytes; lines that
- * arrive whole in one feed are passed as views into the caller's data.
+ * arrive whole in one feed are passed as views into the caller's data, only a
+ * line split across feeds is copied into the buffer. The parser never
+ * allocates, never reads past the `len` given to feed and keeps no pointer to
+ * the caller's data after feed returns.
  */
 typedef struct smtpkit_reply_parser {
     const smtpkit_reply_callbacks *_cb;
@@ -58,9 +64,9 @@ typedef struct smtpkit_reply_parser {
     uint64_t _pos;             /* total bytes consumed */
     uint64_t _err_pos;
     int _paused;
-    int _cr;                   /* last buffered byte was CR */
-    char _last_esc[16];        /* enhanced code of the last line */
-    size_t _last_esc_len;
+    int _cr;                   /* reserved (unused) */
+    char _last_esc[16];        /* reserved (unused) */
+    size_t _last_esc_len;      /* reserved (unused) */
     char _buf[SMTPKIT_REPLY_LINE_MAX];
 } smtpkit_reply_parser;
 
@@ -73,12 +79,35 @@ SMTPKIT_API void smtpkit_reply_parser_init(smtpkit_reply_parser *p,
 SMTPKIT_API void smtpkit_reply_parser_set_max_line(smtpkit_reply_parser *p, size_t max);
 
 /**
- * Feed received bytes. Lines end at CRLF (a bare LF is also accepted as a
- * line end on the client side, for robustness towards broken servers).
+ * Feed received bytes, in any split. Lines end at CRLF; a bare LF is also
+ * accepted as a line end on the client side, for robustness towards broken
+ * servers (a CR just before the LF is dropped, any other CR is kept as text).
+ *
+ * Each line calls on_line once; the last line of a reply ("250 ", or a line
+ * that is exactly the three digits) then calls on_reply once. A callback
+ * returning #SMTPKIT_PAUSE takes effect once that line's events are done (so
+ * a pause from on_line of a reply's last line still gets on_reply first): feed
+ * returns the bytes consumed through that line's LF, and further feeds return
+ * SMTPKIT_ERR_PAUSED until smtpkit_reply_parser_resume(); the caller then
+ * feeds the unconsumed rest again.
+ *
+ * The maximum line length (smtpkit_reply_parser_set_max_line) counts the text
+ * plus a CRLF, whatever line end the server actually sent.
+ *
  * @return bytes consumed (less than len only when a callback paused), or a
- * negative error: SMTPKIT_ERR_LINE_TOO_LONG, SMTPKIT_ERR_REPLY_CODE,
- * SMTPKIT_ERR_REPLY_CONTINUATION, SMTPKIT_ERR_NUL, SMTPKIT_ERR_CALLBACK,
- * SMTPKIT_ERR_PAUSED. Errors are sticky until re-init.
+ * negative error:
+ * - SMTPKIT_ERR_LINE_TOO_LONG: a line exceeds the maximum;
+ * - SMTPKIT_ERR_NUL: a NUL byte in a line;
+ * - SMTPKIT_ERR_REPLY_CODE: a line does not start with a 3-digit code
+ *   (first digit 2-5, second 0-5, RFC 5321 4.2), or the code has a 4th digit;
+ * - SMTPKIT_ERR_REPLY_CONTINUATION: the code is followed by something other
+ *   than '-', ' ' or the line end, or a line of a multi-line reply has
+ *   another code than the first line;
+ * - SMTPKIT_ERR_CALLBACK: a callback returned a negative value (error
+ *   position: the first byte of its line);
+ * - SMTPKIT_ERR_PAUSED: paused (not sticky);
+ * - SMTPKIT_ERR_INVALID_ARG: `p` NULL, or `data` NULL with len > 0 (not sticky).
+ * The other errors are sticky until init or reset: later feeds return them again.
  */
 SMTPKIT_API smtpkit_ssize smtpkit_reply_parser_feed(smtpkit_reply_parser *p, const char *data,
                                                     size_t len);
@@ -94,6 +123,21 @@ SMTPKIT_API uint64_t smtpkit_reply_parser_error_pos(const smtpkit_reply_parser *
 
 /** Non-zero when a reply is partially received (between lines of a reply or mid-line). */
 SMTPKIT_API int smtpkit_reply_parser_in_reply(const smtpkit_reply_parser *p);
+
+/**
+ * Forget any partial reply, the pause and the sticky error; keep the
+ * callbacks, user pointer and maximum line length. Byte positions count from
+ * 0 again. Use it where the byte stream restarts, e.g. after STARTTLS.
+ */
+SMTPKIT_API void smtpkit_reply_parser_reset(smtpkit_reply_parser *p);
+
+/**
+ * Bytes of a partial line currently buffered. After the 220 reply to
+ * STARTTLS this must be 0: anything else is plaintext the server (or an
+ * attacker) sent after the reply, which the client must not act on
+ * (RFC 3207 5, the reply-side twin of CVE-2011-0411).
+ */
+SMTPKIT_API size_t smtpkit_reply_parser_pending(const smtpkit_reply_parser *p);
 
 /* ------------------------------------------------------------------------ */
 /* EHLO capabilities                                                          */
@@ -128,7 +172,9 @@ enum {
 
 /**
  * The server's capabilities from an EHLO reply. Caller-allocated; strings are
- * copied into `_store` so the set stays valid after the reply is gone.
+ * copied into `_store` so the set stays valid after the reply is gone. The
+ * views point into the struct itself: do not copy a folded set by value
+ * (fold the reply again instead).
  */
 typedef struct smtpkit_caps {
     unsigned flags;          /**< SMTPKIT_CAP_* */
@@ -139,6 +185,10 @@ typedef struct smtpkit_caps {
     smtpkit_view limits;     /**< LIMITS parameters (RFC 9422) as sent, in _store */
     smtpkit_view unknown[SMTPKIT_CAPS_MAX_UNKNOWN]; /**< unknown keyword lines, in _store */
     unsigned nunknown;
+    /** Strings not kept for lack of room (unknown keyword lines beyond
+     *  #SMTPKIT_CAPS_MAX_UNKNOWN or #SMTPKIT_CAPS_STORE, AUTH mechanisms,
+     *  LIMITS or domain that did not fit). Flags are set regardless. */
+    unsigned ndropped;
     size_t _used;
     char _store[SMTPKIT_CAPS_STORE];
 } smtpkit_caps;
@@ -147,15 +197,27 @@ typedef struct smtpkit_caps {
 SMTPKIT_API void smtpkit_caps_init(smtpkit_caps *caps);
 
 /**
- * Fold one line of a 250 EHLO reply into the set. The first line of the
- * reply (`index == 0`) is the greeting domain; later lines are keywords.
- * Keywords are case-insensitive. Unknown keywords are kept while room lasts.
- * @return 0, or SMTPKIT_ERR_INVALID_ARG on NULL arguments.
+ * Fold one line of a 250 EHLO (or LHLO) reply into the set. The first line
+ * of the reply (`index == 0`) is the greeting: its first word is the server's
+ * domain. Later lines are "keyword *(SP param)" (RFC 5321 4.1.1.1):
+ * - PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING, BINARYMIME, DSN,
+ *   ENHANCEDSTATUSCODES, STARTTLS, REQUIRETLS set their flag;
+ * - SIZE [n] (RFC 1870) sets size_max to n; no number, 0, a malformed
+ *   number or one that does not fit in 64 bits all mean "no limit" (0);
+ * - AUTH mech... and the legacy "AUTH=mech..." form (RFC 4954) set the
+ *   SMTPKIT_AUTH_* flags; mechanism names are case-insensitive; the
+ *   mechanisms of every AUTH line, without repeats, are kept in auth_list;
+ * - LIMITS params (RFC 9422) keeps the parameters in `limits`;
+ * - any other keyword line is kept whole in `unknown` while room lasts.
+ * Keywords are case-insensitive. Empty lines are ignored.
+ * @return 0, or SMTPKIT_ERR_INVALID_ARG on NULL arguments or a line whose
+ * code is not 250 (nothing is folded then).
  */
 SMTPKIT_API int smtpkit_caps_add_line(smtpkit_caps *caps, unsigned index,
                                       const smtpkit_reply_line *line);
 
-/** Non-zero when the set has the keyword `kw` (known or unknown, case-insensitive). */
+/** Non-zero when the set has the EHLO keyword `kw` (NUL-terminated; known
+ *  or kept unknown keyword, case-insensitive). 0 when an argument is NULL. */
 SMTPKIT_API int smtpkit_caps_has(const smtpkit_caps *caps, const char *kw);
 
 /* ------------------------------------------------------------------------ */
@@ -164,7 +226,7 @@ SMTPKIT_API int smtpkit_caps_has(const smtpkit_caps *caps, const char *kw);
 /** A standard reply: code, enhanced status code and default text. */
 typedef struct smtpkit_std_reply {
     int code;
-    const char *esc;   /**< e.g. "5.5.1"; NULL when none applies (e.g. 220, 221 have one too) */
+    const char *esc;   /**< e.g. "5.5.1"; NULL when none applies (220, 334, 354) */
     const char *text;  /**< default text, no CRLF */
 } smtpkit_std_reply;
 
@@ -211,7 +273,9 @@ typedef enum smtpkit_std {
 /** The table entry for `id`; NULL when out of range. */
 SMTPKIT_API const smtpkit_std_reply *smtpkit_std_reply_get(smtpkit_std id);
 
-/** A generic enhanced code for a basic code ("2.0.0", "4.0.0", "5.0.0"), or NULL. */
+/** A generic enhanced code for a basic code: "2.0.0" for 2xx, "4.0.0" for
+ *  4xx, "5.0.0" for 5xx (second digit 0-5); NULL for 3xx and anything else.
+ *  Static string. */
 SMTPKIT_API const char *smtpkit_default_esc(int code);
 
 #ifdef __cplusplus
