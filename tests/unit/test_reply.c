@@ -11,6 +11,8 @@
  *   "P@12"                a callback paused; 12 bytes consumed in all
  */
 #include <limits.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "smtpkit/reply.h"
@@ -462,6 +464,51 @@ TEST(reply_pause_every_line)
             test_log_free(&log);
         }
     }
+}
+
+/* Over-read guard (picohttpparser's harness): every piece is copied to the
+ * very end of a page followed by a PROT_NONE page, so reading one byte past
+ * `len` faults. Pieces: the whole input, then single bytes. */
+TEST(reply_guard_page)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    char *map;
+    size_t i, k, page;
+    if (pg <= 0)
+        pg = 4096;
+    page = (size_t)pg;
+    map = (char *)mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    if (map == MAP_FAILED)
+        return;
+    CHECK_INT(mprotect(map + 2 * page, page, PROT_NONE), 0);
+    for (i = 0; i < SMTPKIT_ARRAY_LEN(reply_cases); i++) {
+        const reply_case *rc = &reply_cases[i];
+        char *end = map + 2 * page;
+        smtpkit_reply_parser p;
+        smtpkit_ssize r;
+        test_current = rc->name;
+        if (rc->len > 2 * page)
+            continue;
+        smtpkit_reply_parser_init(&p, NULL, NULL);
+        if (rc->max_line)
+            smtpkit_reply_parser_set_max_line(&p, rc->max_line);
+        memcpy(end - rc->len, rc->in, rc->len);
+        r = smtpkit_reply_parser_feed(&p, end - rc->len, rc->len);
+        CHECK(r == (smtpkit_ssize)rc->len || r == smtpkit_reply_parser_error(&p));
+        smtpkit_reply_parser_init(&p, NULL, NULL);
+        if (rc->max_line)
+            smtpkit_reply_parser_set_max_line(&p, rc->max_line);
+        for (k = 0; k < rc->len; k++) {
+            end[-1] = rc->in[k];
+            r = smtpkit_reply_parser_feed(&p, end - 1, 1);
+            if (r < 0)
+                break;
+            CHECK_INT(r, 1);
+        }
+        CHECK(r == 1 || r == smtpkit_reply_parser_error(&p));
+    }
+    munmap(map, 3 * page);
 }
 
 TEST(reply_callback_failure)
@@ -1095,6 +1142,7 @@ int main(void)
     RUN(reply_transcripts);
     RUN(reply_default_limit);
     RUN(reply_pause_every_line);
+    RUN(reply_guard_page);
     RUN(reply_callback_failure);
     RUN(reply_zero_copy);
     RUN(reply_api_edges);
