@@ -41,7 +41,7 @@ static const char *test_current = "";
         const char *sp_ = (s);                                                            \
         size_t ns_ = strlen(sp_), np_ = (size_t)(n);                                      \
         test_checks++;                                                                    \
-        if (np_ != ns_ || memcmp((p), sp_, ns_) != 0) {                                   \
+        if (np_ != ns_ || (ns_ && memcmp((p), sp_, ns_) != 0)) {                                   \
             test_failures++;                                                              \
             fprintf(stderr, "%s:%d: [%s] got \"%.*s\", expected \"%s\"\n", __FILE__,      \
                     __LINE__, test_current, (int)np_, (const char *)(p), sp_);            \
