@@ -172,6 +172,15 @@ SMTPKIT_API int smtpkit_tls_conn_handshake(smtpkit_tls_conn *c);
 /** Non-zero once the handshake succeeded. */
 SMTPKIT_API int smtpkit_tls_conn_active(const smtpkit_tls_conn *c);
 
+/**
+ * Bytes already received and decrypted that the next read returns without
+ * touching the transport. A loop that waits for socket readiness must read
+ * again while this is non-zero: the socket will not signal them. (A read
+ * always hands over as much as fits, so with a buffer of 16 KiB or more,
+ * the largest TLS record, nothing is ever left.)
+ */
+SMTPKIT_API size_t smtpkit_tls_conn_pending(const smtpkit_tls_conn *c);
+
 /** Why the last TLS operation failed, e.g. "certificate verification failed:
  *  the certificate has expired"; "" when nothing failed. Valid until the
  *  next call on the connection. */

@@ -196,6 +196,8 @@ typedef struct result {
     char err[256];        /* client's error text */
     char reply[300];      /* the server's line over TLS */
     char version[32];
+    int early_read;       /* a read with timeout 0 before the server spoke */
+    size_t pending;       /* decrypted bytes waiting after reading one byte */
 } result;
 
 /* One client run against a fresh server child. */
@@ -239,9 +241,14 @@ static void exchange(const smtpkit_tls_config *ccfg, const char *server_name,
                 const char *v = NULL;
                 smtpkit_tls_conn_info(conn, &v, NULL);
                 snprintf(r->version, sizeof r->version, "%s", v ? v : "");
+                /* nothing to read yet: a timeout, and the connection stays usable */
+                r->early_read = (int)io->read(io->ctx, r->reply, sizeof r->reply, 0);
                 write_all(io, "EHLO client.example\r\n");
-                if (read_line(io, r->reply, sizeof r->reply) < 0)
-                    r->reply[0] = 0;
+                if (io->read(io->ctx, r->reply, 1, 5000) == 1) {
+                    r->pending = smtpkit_tls_conn_pending(conn);
+                    if (read_line(io, r->reply + 1, sizeof r->reply - 1) < 0)
+                        r->reply[0] = 0;
+                }
                 io->close(io->ctx); /* close_notify, then the socket */
             }
             smtpkit_tls_conn_free(conn);
@@ -274,6 +281,8 @@ TEST(verified_handshake_and_data)
     CHECK_STR(r.err, "");
     CHECK_STR(r.reply, "250 got EHLO client.example peer=0 subject=\r\n");
     CHECK(strncmp(r.version, "TLSv1.", 6) == 0 && r.version[6] >= '2');
+    CHECK_INT(r.early_read, SMTPKIT_ERR_TIMEOUT);
+    CHECK_INT(r.pending, strlen(r.reply) - 1);
     CHECK_INT(r.server_status, 0);
 }
 
@@ -461,6 +470,7 @@ TEST(configuration_errors)
     CHECK_INT(smtpkit_tls_conn_new(&conn, ctx, &inner, "mx.example.org"), 0);
     CHECK(!smtpkit_tls_conn_active(conn));
     CHECK(smtpkit_tls_conn_io(conn)->now_ms == NULL);
+    CHECK_INT(smtpkit_tls_conn_pending(conn), 0);
     CHECK_INT(smtpkit_tls_conn_info(conn, NULL, NULL), SMTPKIT_ERR_STATE);
     CHECK_INT(smtpkit_tls_conn_peer(conn, eb, sizeof eb), SMTPKIT_ERR_STATE);
     CHECK_STR(smtpkit_tls_conn_error(conn), "");

@@ -411,8 +411,21 @@ static smtpkit_ssize conn_read(void *ctx, char *buf, size_t len, int timeout_ms)
     c->io_err = 0;
     for (;;) {
         ret = mbedtls_ssl_read(&c->ssl, (unsigned char *)buf, SMTPKIT_MIN(len, (size_t)0x7fffffff));
-        if (ret > 0)
-            return ret;
+        if (ret > 0) {
+            /* mbedtls_ssl_read() stops at the end of the buffered record's
+             * remainder: hand over everything already decrypted, so a
+             * caller that waits for socket readiness never leaves data
+             * stranded in the TLS layer. */
+            size_t got = (size_t)ret;
+            while (got < len && mbedtls_ssl_get_bytes_avail(&c->ssl) > 0) {
+                int more = mbedtls_ssl_read(&c->ssl, (unsigned char *)buf + got,
+                                            SMTPKIT_MIN(len - got, (size_t)0x7fffffff));
+                if (more <= 0)
+                    break;
+                got += (size_t)more;
+            }
+            return (smtpkit_ssize)got;
+        }
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF)
             return 0;
         if (c->io_err)
@@ -550,6 +563,11 @@ int smtpkit_tls_conn_handshake(smtpkit_tls_conn *c)
 }
 
 int smtpkit_tls_conn_active(const smtpkit_tls_conn *c) { return c && c->state == T_ACTIVE; }
+
+size_t smtpkit_tls_conn_pending(const smtpkit_tls_conn *c)
+{
+    return c && c->state == T_ACTIVE ? mbedtls_ssl_get_bytes_avail(&c->ssl) : 0;
+}
 
 const char *smtpkit_tls_conn_error(const smtpkit_tls_conn *c) { return c ? c->err : ""; }
 
