@@ -41,6 +41,7 @@
 
 #include "smtpkit/common.h"
 #include "smtpkit/command.h"
+#include "smtpkit/io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -570,6 +571,27 @@ SMTPKIT_API int smtpkit_server_auth_result(smtpkit_server *s, int authenticated,
 
 /** Non-zero once the client authenticated. */
 SMTPKIT_API int smtpkit_server_authenticated(const smtpkit_server *s);
+
+/* ------------------------------------------------------------------------ */
+/* Blocking runner (lib/adapters/io)                                          */
+
+/**
+ * Drive a session over a blocking transport until it ends: start it (if
+ * not started), write its replies, read and feed input, call the io's
+ * `starttls` when the session asks (then smtpkit_server_tls_started()),
+ * and apply the session's timeouts through the read/write timeouts (with
+ * `io->now_ms` when given, else by counting the time waited). For one
+ * connection per thread, or an RTOS socket. Decisions must be answered
+ * synchronously: a callback that pauses makes it return
+ * SMTPKIT_ERR_PAUSED (resume, then call it again). The io is not closed.
+ * @return 0 when the session ended normally (QUIT, or a 421 it sent),
+ *         SMTPKIT_ERR_CLOSED when the client went away without QUIT,
+ *         SMTPKIT_ERR_TIMEOUT after a timeout (its 421 was sent),
+ *         SMTPKIT_ERR_PAUSED, SMTPKIT_ERR_NOT_SUPPORTED (TLS asked but the
+ *         io has no starttls), the io's errors (SMTPKIT_ERR_IO,
+ *         SMTPKIT_ERR_TLS), SMTPKIT_ERR_CALLBACK, SMTPKIT_ERR_INVALID_ARG.
+ */
+SMTPKIT_API int smtpkit_server_run(smtpkit_server *s, const smtpkit_io *io);
 
 #ifdef __cplusplus
 }
