@@ -5,6 +5,8 @@
  *   smtpkit-recv --listen ADDR:PORT [--listen ...] (--maildir DIR | --mbox FILE | --sink)
  *                [--hostname NAME] [--max-size BYTES] [--max-recipients N]
  *                [--timeout SECONDS] [--max-sessions N] [--lmtp] [--quiet]
+ *                [--tls-cert F --tls-key F [--implicit-tls] [--require-tls]]
+ *                [--auth-file F [--require-auth]]
  *
  * Exit status: 0 after SIGTERM/SIGINT, 64 usage error, 71 cannot listen,
  * 74 cannot use the Maildir/mbox. */
@@ -17,6 +19,7 @@
 
 #include "smtpkit/posix.h"
 #include "smtpkit/server.h"
+#include "secure.h"
 #include "store.h"
 
 #define EX_USAGE 64
@@ -30,6 +33,7 @@ typedef struct recv_app {
     smtpkit_server_callbacks cb;
     int quiet;
     int lmtp;
+    secure_app sec; /* TLS and AUTH (secure.c) */
 } recv_app;
 
 /* Per connection. Small on purpose: an idle session costs this, the loop's
@@ -42,6 +46,7 @@ typedef struct rsess {
     size_t loglen, logcap;
     size_t sender_len;    /* length of the sender in log (after "from=<") */
     int result;           /* LMTP: the stored result, for every recipient */
+    secure_sess sec;      /* TLS and AUTH state (secure.c) */
 } rsess;
 
 static smtpkit_loop *g_loop;
@@ -84,8 +89,8 @@ static void log_line(rsess *r, const char *result)
         return;
     smtpkit_posix_peer_name(smtpkit_loop_conn_fd(r->conn), peer, sizeof peer);
     helo = smtpkit_server_helo_name(smtpkit_loop_conn_session(r->conn));
-    fprintf(stderr, "smtpkit-recv: client=%s helo=%.*s %s result=%s\n", peer, (int)helo.len,
-            helo.ptr, r->log ? r->log : "", result);
+    fprintf(stderr, "smtpkit-recv: client=%s helo=%.*s%s %s result=%s\n", peer, (int)helo.len,
+            helo.ptr, secure_describe(&r->sec), r->log ? r->log : "", result);
 }
 
 /* ---- session callbacks ---- */
@@ -213,6 +218,12 @@ static smtpkit_server *on_accept(void *user, smtpkit_loop_conn *conn, unsigned l
         free(r);
         return NULL;
     }
+    if (secure_session_open(&app->sec, &r->sec, conn, s) != 0) {
+        secure_session_close(&r->sec);
+        smtpkit_server_free(s);
+        free(r);
+        return NULL;
+    }
     smtpkit_loop_conn_set_user(conn, r);
     return s;
 }
@@ -227,9 +238,17 @@ static void on_close(void *user, smtpkit_loop_conn *conn, void *su, int reason)
         return;
     if (r->msg)
         store_abort(&r->app->st, r->msg); /* normally done by on_abort already */
+    secure_session_close(&r->sec);
     free(r->msg);
     free(r->log);
     free(r);
+}
+
+static int on_starttls(void *user, smtpkit_loop_conn *conn)
+{
+    rsess *r = (rsess *)smtpkit_loop_conn_user(conn);
+    (void)user;
+    return r ? secure_starttls(&r->sec, conn) : -1;
 }
 
 /* ---- command line ---- */
@@ -259,9 +278,11 @@ static void usage(FILE *f)
             "  --max-sessions N     concurrent sessions (default 1000)\n"
             "  --lmtp               speak LMTP (RFC 2033)\n"
             "  --quiet              no log line per transaction on stderr\n"
+            "%s"
             "  --help               this text\n"
             "\n"
-            "SIGTERM or SIGINT stops it: sessions in flight get 421, exit status 0.\n");
+            "SIGTERM or SIGINT stops it: sessions in flight get 421, exit status 0.\n",
+            secure_usage());
 }
 
 /* "--name value" or "--name=value" */
@@ -351,6 +372,9 @@ int main(int argc, char **argv)
             app.lmtp = 1;
         } else if (!strcmp(argv[i], "--quiet")) {
             app.quiet = 1;
+        } else if ((r = secure_option(&app.sec, argc, argv, &i)) != 0) {
+            if (r < 0)
+                return EX_USAGE;
         } else {
             fprintf(stderr, "smtpkit-recv: unknown option %s (try --help)\n", argv[i]);
             return EX_USAGE;
@@ -391,6 +415,12 @@ int main(int argc, char **argv)
         app.cb.on_body = cb_body;
         app.cb.on_trace = cb_trace;
     }
+    app.sec.quiet = app.quiet;
+    r = secure_setup(&app.sec, &app.cfg, hostname, err, sizeof err);
+    if (r != 0) {
+        fprintf(stderr, "smtpkit-recv: %s\n", err);
+        return r == -1 ? EX_USAGE : EX_IOERR;
+    }
     if (store_open(&app.st, sink ? STORE_SINK : maildir ? STORE_MAILDIR : STORE_MBOX,
                    maildir ? maildir : mbox, hostname, err, sizeof err) != 0) {
         fprintf(stderr, "smtpkit-recv: %s\n", err);
@@ -402,6 +432,7 @@ int main(int argc, char **argv)
     lc.hostname = hostname;
     lc.on_accept = on_accept;
     lc.on_close = on_close;
+    lc.on_starttls = app.sec.tls ? on_starttls : NULL;
     lc.user = &app;
     g_loop = smtpkit_loop_new(&lc, NULL);
     if (!g_loop) {
@@ -440,6 +471,7 @@ int main(int argc, char **argv)
     r = smtpkit_loop_run(g_loop);
     smtpkit_loop_free(g_loop);
     store_close(&app.st);
+    secure_cleanup(&app.sec);
     if (r < 0) {
         fprintf(stderr, "smtpkit-recv: event loop failed: %s\n", strerror(errno));
         return EX_OSERR;

@@ -248,8 +248,9 @@ SMTPKIT_API int smtpkit_loop_conn_trace(smtpkit_loop_conn *conn, smtpkit_server_
  * `io->write` with a timeout of 0 when the socket is ready and expects
  * them not to block: they return SMTPKIT_ERR_TIMEOUT (or
  * SMTPKIT_ERR_WOULDBLOCK) when no progress is possible yet. `io` is
- * copied; its ctx must stay valid until on_close. `io->close` is not called:
- * the loop closes the socket itself.
+ * copied; its ctx must stay valid until on_close. `io->close`, when set,
+ * is called just before the loop closes the socket itself, for a last word
+ * such as TLS's close_notify; it must not close the socket.
  * @return 0 or SMTPKIT_ERR_INVALID_ARG.
  */
 SMTPKIT_API int smtpkit_loop_conn_set_io(smtpkit_loop_conn *conn, const smtpkit_io *io);

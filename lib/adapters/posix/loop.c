@@ -284,6 +284,10 @@ static void conn_close(smtpkit_loop *l, smtpkit_loop_conn *c, int reason)
     if (!poll_mode(l))
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 #endif
+    /* A transport of its own may have a last word before the socket goes
+     * (TLS: close_notify, RFC 8446 6.1); it must not close the socket. */
+    if (c->io && c->io->close)
+        c->io->close(c->io->ctx);
     /* Unread input would make close() send a RST that can destroy the
      * final reply in flight: read a little of what is pending first. */
     {
