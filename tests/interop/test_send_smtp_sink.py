@@ -143,6 +143,12 @@ try:
                                                         "b@example.net"], b"x\n")
             check(code == 69 and "TLS support is not built in" in err,
                   "%s without TLS built in: exit 69 with a clear error" % " ".join(opt))
+    # smtp-sink offers no SMTPUTF8: a UTF-8 address is refused before MAIL
+    code, out, err = send(sink.server(), ["--from", "a@example.org", "--to",
+                                          "j\u00fcrgen@example.net"], b"x\n")
+    check(code == 69 and "SMTPUTF8" in err and "message: not sent" in out,
+          "UTF-8 address without SMTPUTF8: exit 69 (%d %s)" % (code, err.strip()))
+    check(sink.dumps() == [], "UTF-8 address without SMTPUTF8: nothing sent")
     code, out, err = send(sink.server(), ["--auth", "u:p", "--from", "a@example.org", "--to",
                                           "b@example.net"], b"x\n")
     check(code in (64, 69), "--auth without TLS is refused (got %d)" % code)
