@@ -1,6 +1,7 @@
 /* smtpkit-send: send a message as is, like sendmail/msmtp, with smtpkit_send().
  *
- *   smtpkit-send --server HOST[:PORT] [--starttls|--tls] [--auth USER:PASS]
+ *   smtpkit-send --server HOST[:PORT] [--starttls|--tls] [--auth USER:PASS | --auth-file F]
+ *                [--auth-mech PLAIN|LOGIN|CRAM-MD5|XOAUTH2]
  *                [--helo NAME] --from ADDR --to ADDR [--to ADDR ...]
  *                [--timeout SECONDS] [-v] [-t] [--lmtp] [FILE] < message
  *
@@ -15,13 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "send_tool.h"
 #include "smtpkit/posix_client.h"
 #include "smtpkit/posix_file.h"
 #include "smtpkit/smtpkit.h"
 
 static const char usage_text[] =
-    "usage: smtpkit-send --server HOST[:PORT] [--starttls|--tls] [--auth USER:PASS]\n"
+    "usage: smtpkit-send --server HOST[:PORT] [--starttls|--tls]\n"
+    "                    [--auth USER:PASS | --auth-file FILE] [--auth-mech MECH]\n"
     "                    [--helo NAME] --from ADDR --to ADDR [--to ADDR ...]\n"
     "                    [--timeout SECONDS] [-v] [-t] [--lmtp] [FILE] < message\n"
     "\n"
@@ -34,6 +37,10 @@ static const char usage_text[] =
     "  --cafile FILE         trusted CAs for TLS (default: the system's)\n"
     "  --insecure            TLS without certificate checks (tests only!)\n"
     "  --auth USER:PASS      authenticate (needs --starttls or --tls)\n"
+    "  --auth-file FILE      USER:PASS from the first line of FILE (keeps the\n"
+    "                        password out of the process list)\n"
+    "  --auth-mech MECH      PLAIN, LOGIN, CRAM-MD5 or XOAUTH2 (PASS is then the\n"
+    "                        OAuth 2.0 bearer token); default: the best offered\n"
     "  --helo NAME           name for EHLO (default: this host's domain name)\n"
     "  --from ADDR           envelope sender; \"\" for the null sender <>\n"
     "  --to ADDR             envelope recipient (repeatable)\n"
@@ -150,7 +157,7 @@ static int error_exit(int err, int code)
 /* ---- command line ------------------------------------------------------------ */
 
 typedef struct args {
-    const char *server, *from, *helo, *file, *auth, *cafile;
+    const char *server, *from, *helo, *file, *auth, *cafile, *auth_file, *auth_mech;
     addr_list to;
     int starttls, tls, insecure, verbose, extract, lmtp, bdat, no_pipelining;
     double timeout;
@@ -268,6 +275,16 @@ static int parse_args(int argc, char **argv, args *a)
             if (!(v = opt_value(argc, argv, &i, "--auth")))
                 return usage_error("missing value for", arg);
             a->auth = v;
+        } else if (is_opt(arg, "--auth-file")) {
+            if (!(v = opt_value(argc, argv, &i, "--auth-file")))
+                return usage_error("missing value for", arg);
+            a->auth_file = v;
+        } else if (is_opt(arg, "--auth-mech")) {
+            if (!(v = opt_value(argc, argv, &i, "--auth-mech")))
+                return usage_error("missing value for", arg);
+            if (!smtpkit_sasl_mech_from_name(v, strlen(v)))
+                return usage_error("unknown --auth-mech (PLAIN, LOGIN, CRAM-MD5, XOAUTH2)", v);
+            a->auth_mech = v;
         } else if (is_opt(arg, "--cafile")) {
             if (!(v = opt_value(argc, argv, &i, "--cafile")))
                 return usage_error("missing value for", arg);
@@ -302,6 +319,10 @@ static int parse_args(int argc, char **argv, args *a)
         return usage_error("--starttls and --tls exclude each other", NULL);
     if (a->auth && !strchr(a->auth, ':'))
         return usage_error("--auth takes USER:PASS", NULL);
+    if (a->auth && a->auth_file)
+        return usage_error("--auth and --auth-file exclude each other", NULL);
+    if (a->auth_mech && !a->auth && !a->auth_file)
+        return usage_error("--auth-mech needs --auth or --auth-file", NULL);
     return 0;
 }
 
@@ -317,6 +338,7 @@ int main(int argc, char **argv)
     smtpkit_file_source fs;
     hdr_source hs;
     char host[256], from[320], errbuf[256], user[256];
+    static char credbuf[4096]; /* --auth-file's line, wiped at the end */
     const char *password = NULL;
     uint16_t port;
     int r, code = 0, fd = 0, status;
@@ -334,6 +356,15 @@ int main(int argc, char **argv)
     if (split_server(a.server, host, sizeof host, &port) != 0) {
         code = usage_error("bad --server (HOST[:PORT], [IPv6]:PORT)", a.server);
         goto out;
+    }
+    if (a.auth_file) {
+        errbuf[0] = '\0';
+        if (auth_file_read(a.auth_file, credbuf, sizeof credbuf, errbuf, sizeof errbuf) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, errbuf);
+            code = EXIT_NOINPUT;
+            goto out;
+        }
+        a.auth = credbuf;
     }
     if (a.auth && !a.starttls && !a.tls) {
         fprintf(stderr, "%s: --auth needs --starttls or --tls: credentials are never sent in clear\n",
@@ -437,6 +468,7 @@ int main(int argc, char **argv)
         password = colon + 1;
         opt.user = user;
         opt.password = password;
+        opt.auth_mech = a.auth_mech;
     }
     opt.helo_name = a.helo;
     opt.timeout_ms = a.timeout > 0 ? (uint32_t)(a.timeout * 1000.0 + 0.5) : 0;
@@ -516,6 +548,8 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
 out:
+    auth_wipe(credbuf, sizeof credbuf);
+    auth_wipe(user, sizeof user);
     headers_free(&hs);
     if (fd > 0)
         close(fd);

@@ -73,6 +73,11 @@ typedef struct smtpkit_send_options {
      *  conversation log, say); may be NULL. */
     const smtpkit_client_callbacks *callbacks;
     void *user_data;               /**< passed to `callbacks` */
+    /** AUTH with this built-in mechanism ("PLAIN", "LOGIN", "CRAM-MD5", or
+     *  "XOAUTH2" with `password` as the OAuth 2.0 bearer token) instead of the
+     *  best one the server offers; when the server does not offer it the
+     *  session ends with #SMTPKIT_ERR_NOT_SUPPORTED. NULL = choose. */
+    const char *auth_mech;
 } smtpkit_send_options;
 
 /** Text kept of a reply in a result (longer texts are cut). */

@@ -192,6 +192,8 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
     smtpkit_client_config cfg;
     smtpkit_client *c = NULL;
     smtpkit_sasl_creds creds;
+    smtpkit_sasl_mech mech;
+    smtpkit_sasl_builtin mech_state;
     send_ctx s;
     smtpkit_io io;
     char hostname[256];
@@ -248,6 +250,23 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
         creds.password.len = strlen(opt->password);
         cfg.auth_creds = &creds;
         cfg.auth_allow_plaintext = opt->auth_allow_plaintext;
+        if (opt->auth_mech) {
+            /* the caller names the mechanism (sasl.h built-ins) */
+            unsigned which = smtpkit_sasl_mech_from_name(opt->auth_mech, strlen(opt->auth_mech));
+            if (which == SMTPKIT_AUTH_XOAUTH2) {
+                creds.token = creds.password;
+                creds.password.ptr = NULL;
+                creds.password.len = 0;
+            }
+            if (!which || smtpkit_sasl_builtin_init(&mech, &mech_state, which, &creds) != 0) {
+                if (res)
+                    snprintf(res->errmsg, sizeof res->errmsg, "unusable AUTH mechanism %s",
+                             opt->auth_mech);
+                return SMTPKIT_ERR_INVALID_ARG;
+            }
+            cfg.auth = &mech;
+            cfg.auth_creds = NULL;
+        }
     }
     r = smtpkit_client_config_check(&cfg);
     if (r)
