@@ -56,6 +56,7 @@ typedef enum smtpkit_sasl_verdict {
     SMTPKIT_SASL_TEMPFAIL    /**< 454 4.7.0: cannot decide now (the user database is down) */
 } smtpkit_sasl_verdict;
 
+/** The provider of one session (defined below; caller-allocated). */
 typedef struct smtpkit_sasl_provider smtpkit_sasl_provider;
 
 /** Provider settings. Copied by smtpkit_sasl_provider_init(). */
