@@ -1,13 +1,79 @@
 /* Fuzz the SASL layer from both ends. The first byte picks the offered
  * mechanisms and which client mechanism to run; the rest is split at '\n'
  * into lines. Server: line 1 is "MECH[ initial-response]", later lines are
- * responses to 334. Client: each line is a 334 challenge text. Invariants
- * are checked with abort(). */
+ * responses to 334. Client: each line is a 334 challenge text. Session
+ * (0x40 without 0x80): the rest is fed whole to a server session with the
+ * SASL provider attached and TLS on. Invariants are checked with abort(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smtpkit/sasl.h"
+#include "smtpkit/sasl_provider.h"
+
+static int fz_random(void *u, void *buf, size_t len)
+{
+    (void)u;
+    memset(buf, 0x5a, len);
+    return 0;
+}
+
+static int fz_verify(void *u, smtpkit_sasl_provider *p, const smtpkit_sasl_server_creds *cr,
+                     smtpkit_sasl_verdict *v)
+{
+    unsigned opts = *(const unsigned *)u;
+    if (!cr || cr->user.len == 0)
+        abort();
+    *v = smtpkit_sasl_provider_check_password(p, "pw", 2) == 0 ? SMTPKIT_SASL_ACCEPT
+         : (opts & 1u)                                         ? SMTPKIT_SASL_TEMPFAIL
+                                                               : SMTPKIT_SASL_REJECT;
+    return (opts & 2u) ? SMTPKIT_PAUSE : 0;
+}
+
+static void run_session(unsigned opts, const char *p, const char *end)
+{
+    smtpkit_server_config cfg;
+    smtpkit_sasl_provider_config pc;
+    smtpkit_sasl_provider prov;
+    smtpkit_server *s;
+    const char *out;
+    size_t left = (size_t)(end - p);
+    int rounds = 0;
+    smtpkit_server_config_init(&cfg);
+    cfg.flags = (opts & 4u) ? SMTPKIT_SERVER_REQUIRE_AUTH : 0u;
+    s = smtpkit_server_new(&cfg, NULL, NULL, NULL);
+    if (!s)
+        return;
+    smtpkit_sasl_provider_config_init(&pc);
+    pc.random = fz_random;
+    pc.verify = fz_verify;
+    pc.user = &opts;
+    if (smtpkit_sasl_provider_init(&prov, &pc) != 0 || smtpkit_sasl_provider_attach(&prov, s) != 0)
+        abort();
+    smtpkit_server_tls_started(s);
+    smtpkit_server_start(s, 0);
+    while (rounds++ < 10000) {
+        smtpkit_ssize r;
+        size_t n;
+        while ((n = smtpkit_server_output(s, &out)) > 0)
+            smtpkit_server_output_done(s, n);
+        if (smtpkit_server_paused(s)) {
+            if (smtpkit_sasl_provider_resume(&prov, (opts & 8u) ? SMTPKIT_SASL_ACCEPT
+                                                                : SMTPKIT_SASL_REJECT) != 0)
+                abort();
+            continue;
+        }
+        if (smtpkit_server_want(s) & SMTPKIT_SERVER_WANT_CLOSE)
+            break;
+        r = smtpkit_server_feed(s, p, left);
+        if (r < 0 || (r == 0 && left == 0))
+            break;
+        p += r;
+        left -= (size_t)r;
+    }
+    smtpkit_server_free(s);
+    smtpkit_sasl_provider_finish(&prov);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -122,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     end = (const char *)data + size;
     if (opts & 0x80u)
         run_client(opts, p, end);
+    else if (opts & 0x40u)
+        run_session(opts, p, end);
     else
         run_server(opts, p, end);
     return 0;
