@@ -46,7 +46,10 @@ typedef struct rsess {
     size_t loglen, logcap;
     size_t sender_len;    /* length of the sender in log (after "from=<") */
     int result;           /* LMTP: the stored result, for every recipient */
-    secure_sess sec;      /* TLS and AUTH state (secure.c) */
+    /* TLS and AUTH state (secure.c), allocated only when --tls-cert or
+     * --auth-file is given: it holds a SASL exchange buffer, and a plain
+     * receiver's idle session should stay under 2 KiB (docs/receiving.md). */
+    secure_sess *sec;
 } rsess;
 
 static smtpkit_loop *g_loop;
@@ -90,7 +93,7 @@ static void log_line(rsess *r, const char *result)
     smtpkit_posix_peer_name(smtpkit_loop_conn_fd(r->conn), peer, sizeof peer);
     helo = smtpkit_server_helo_name(smtpkit_loop_conn_session(r->conn));
     fprintf(stderr, "smtpkit-recv: client=%s helo=%.*s%s %s result=%s\n", peer, (int)helo.len,
-            helo.ptr, secure_describe(&r->sec), r->log ? r->log : "", result);
+            helo.ptr, r->sec ? secure_describe(r->sec) : "", r->log ? r->log : "", result);
 }
 
 /* ---- session callbacks ---- */
@@ -218,11 +221,16 @@ static smtpkit_server *on_accept(void *user, smtpkit_loop_conn *conn, unsigned l
         free(r);
         return NULL;
     }
-    if (secure_session_open(&app->sec, &r->sec, conn, s) != 0) {
-        secure_session_close(&r->sec);
-        smtpkit_server_free(s);
-        free(r);
-        return NULL;
+    if (app->sec.tls || app->sec.auth_file) {
+        r->sec = (secure_sess *)calloc(1, sizeof *r->sec);
+        if (!r->sec || secure_session_open(&app->sec, r->sec, conn, s) != 0) {
+            if (r->sec)
+                secure_session_close(r->sec);
+            free(r->sec);
+            smtpkit_server_free(s);
+            free(r);
+            return NULL;
+        }
     }
     smtpkit_loop_conn_set_user(conn, r);
     return s;
@@ -238,7 +246,9 @@ static void on_close(void *user, smtpkit_loop_conn *conn, void *su, int reason)
         return;
     if (r->msg)
         store_abort(&r->app->st, r->msg); /* normally done by on_abort already */
-    secure_session_close(&r->sec);
+    if (r->sec)
+        secure_session_close(r->sec);
+    free(r->sec);
     free(r->msg);
     free(r->log);
     free(r);
@@ -248,7 +258,7 @@ static int on_starttls(void *user, smtpkit_loop_conn *conn)
 {
     rsess *r = (rsess *)smtpkit_loop_conn_user(conn);
     (void)user;
-    return r ? secure_starttls(&r->sec, conn) : -1;
+    return r && r->sec ? secure_starttls(r->sec, conn) : -1;
 }
 
 /* ---- command line ---- */
