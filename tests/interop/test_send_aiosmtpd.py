@@ -5,12 +5,14 @@ SIZE, 8BITMIME and SMTPUTF8 offered. Messages are compared byte for byte
 with what the handler receives."""
 import hashlib
 import os
+import ssl
+import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from send_common import (check, dotty_message, finish, free_port, run, tmpdir, tool,
-                         wire_form, wait_port)
+from send_common import (check, dotty_message, finish, free_port, mbedtls_built, run, tmpdir,
+                         tool, wire_form, wait_port)
 
 try:
     from aiosmtpd.controller import Controller
@@ -188,5 +190,62 @@ try:
     check(h.take() == [], "SIZE: nothing stored")
 finally:
     ctl.stop()
+
+# 10. with TLS built in: STARTTLS (RFC 3207), AUTH after it, implicit TLS
+#     (RFC 8314), certificate checks. Without it, smtp-sink's test checks
+#     that --starttls/--tls/--auth are refused with exit 69.
+if mbedtls_built():
+    crt, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", crt, "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost"], capture_output=True)
+    check(r.returncode == 0, "openssl made a test certificate")
+    tctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tctx.load_cert_chain(crt, key)
+
+    def auth_cb(mech, login, password):
+        return login == b"user" and password == b"secret"
+
+    ctl, h, server = start(tls_context=tctx, require_starttls=True, auth_callback=auth_cb)
+    server = server.replace("127.0.0.1", "localhost")
+    try:
+        code, out, err = send(server, ["-v", "--starttls", "--cafile", crt, "--from",
+                                       "a@example.org", "--to", "b@example.net"], msg)
+        m = h.take()
+        check(code == 0 and len(m) == 1 and m[0][3] == wire_form(msg),
+              "STARTTLS with --cafile: accepted, byte-exact (%s)" % err[-200:])
+        check("C: STARTTLS\n" in err and err.count("C: EHLO") == 2,
+              "STARTTLS: EHLO again after the handshake")
+        code, out, err = send(server, ["--starttls", "--from", "a@example.org", "--to",
+                                       "b@example.net"], msg)
+        check(code == 75 and "certificate" in err and h.take() == [],
+              "STARTTLS with an untrusted certificate: refused, exit 75 (%s)" % err.strip())
+        code, out, err = send(server, ["-v", "--starttls", "--cafile", crt, "--auth",
+                                       "user:secret", "--from", "a@example.org", "--to",
+                                       "b@example.net"], msg)
+        check(code == 0 and len(h.take()) == 1 and "C: AUTH PLAIN ****\n" in err and
+              "secret" not in err and "dXNlcgBzZWNyZXQ" not in err,
+              "AUTH after STARTTLS: accepted, credentials masked in -v")
+        code, out, err = send(server, ["--starttls", "--cafile", crt, "--auth", "user:wrong",
+                                       "--from", "a@example.org", "--to", "b@example.net"], msg)
+        check(code == 69 and "535" in err and h.take() == [],
+              "AUTH refused (535): exit 69, nothing sent (%s)" % err.strip())
+    finally:
+        ctl.stop()
+    h = Handler()
+    port = free_port()
+    ictx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ictx.load_cert_chain(crt, key)
+    ctl = Controller(h, hostname="127.0.0.1", port=port, ssl_context=ictx)
+    ctl.start()
+    try:
+        code, out, err = send("localhost:%d" % port, ["--tls", "--cafile", crt, "--from",
+                                                      "a@example.org", "--to", "b@example.net"],
+                              msg)
+        m = h.take()
+        check(code == 0 and len(m) == 1 and m[0][3] == wire_form(msg),
+              "implicit TLS: accepted, byte-exact (%s)" % err.strip())
+    finally:
+        ctl.stop()
 
 finish()
