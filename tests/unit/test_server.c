@@ -1230,6 +1230,17 @@ static int fa_step(void *ctx, smtpkit_server *s, smtpkit_view line)
     return smtpkit_server_auth_result(s, smtpkit__ieq(line.ptr, line.len, "b2s="), NULL);
 }
 
+/* A broken provider: neither answers nor pauses. */
+static int fa_silent(void *ctx, smtpkit_server *s, smtpkit_view mech, smtpkit_view ir, int has_ir)
+{
+    (void)ctx;
+    (void)s;
+    (void)mech;
+    (void)ir;
+    (void)has_ir;
+    return 0;
+}
+
 static void fa_cancel(void *ctx, smtpkit_server *s)
 {
     (void)s;
@@ -1316,6 +1327,29 @@ TEST(auth_hook)
     smtpkit_server_eof(s);
     CHECK_INT(fa.cancels, 2);
     smtpkit_server_free(s);
+
+    /* a provider that does not answer: 454, and the session goes on */
+    {
+        static const smtpkit_server_auth_ops silent = {"PLAIN", fa_silent, fa_step, NULL};
+        CHECK_INT(smtpkit_server_set_auth(NULL, &silent, NULL), SMTPKIT_ERR_INVALID_ARG);
+        s = mk(&cfg, NULL, NULL);
+        CHECK_INT(smtpkit_server_set_auth(s, &silent, NULL), 0);
+        smtpkit_server_start(s, 0);
+        feed_str(s, "EHLO c\r\n");
+        take_out(s, out, sizeof out);
+        feed_str(s, "AUTH PLAIN\r\nNOOP\r\n");
+        take_out(s, out, sizeof out);
+        CHECK_STR(out, "454 4.7.0 Temporary authentication failure\r\n250 2.0.0 OK\r\n");
+        CHECK_INT(smtpkit_server_auth_result(s, 1, NULL), SMTPKIT_ERR_STATE);
+        /* shutdown with our own reply */
+        {
+            smtpkit_server_decision d = {421, "4.3.0", "Maintenance"};
+            CHECK_INT(smtpkit_server_shutdown(s, &d), 0);
+        }
+        take_out(s, out, sizeof out);
+        CHECK_STR(out, "421 4.3.0 mx.test Maintenance\r\n");
+        smtpkit_server_free(s);
+    }
 }
 
 TEST(starttls_discards_pipelined_input)
