@@ -407,6 +407,22 @@ TEST(loop_pause_keeps_pipelined_input)
     got = pump(l, fd, "\r\n", 2000, &eof);
     CHECK_STR(got, "250 2.0.0 Message accepted for delivery\r\n");
     free(got);
+    /* again: the connection now peeks instead of stashing */
+    a.pause_rcpt = 1;
+    a.paused_conn = NULL;
+    send_str(fd, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\ny\r\n.\r\n");
+    got = pump(l, fd, "Sender OK\r\n", 2000, &eof);
+    free(got);
+    for (i = 0; i < 10; i++)
+        smtpkit_loop_run_once(l, 5);
+    CHECK(a.paused_conn != NULL);
+    a.pause_rcpt = 0;
+    CHECK_INT(smtpkit_loop_conn_resume(a.paused_conn, NULL), 0);
+    got = pump(l, fd, "accepted for delivery\r\n", 2000, &eof);
+    CHECK_STR(got, "250 2.1.5 Recipient OK\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+                   "250 2.0.0 Message accepted for delivery\r\n");
+    free(got);
+    CHECK_INT(a.messages, 2);
     close(fd);
     smtpkit_loop_free(l);
     test_log_free(&a.body);

@@ -55,7 +55,14 @@ struct smtpkit_loop_conn {
     int fd;
     uint8_t events;          /* EV_* registered */
     uint8_t pending;         /* in the pending list */
+    uint8_t peek;            /* read with MSG_PEEK: this session holds input back */
+    uint8_t bulk;            /* the last read filled the buffer and was all taken */
 };
+
+/* Read size while a connection is not streaming bulk data: what a session
+ * holds back (a client that pipelines without reading its replies) is at
+ * most this, stashed once; later reads peek. */
+#define SMALL_READ 8192
 
 struct smtpkit_loop {
     smtpkit_loop_config cfg;
@@ -367,6 +374,37 @@ static smtpkit_ssize conn_read(smtpkit_loop_conn *c, char *buf, size_t len)
     }
 }
 
+/* Like conn_read, but only looks at the data in peek mode. */
+static smtpkit_ssize conn_peek_read(smtpkit_loop_conn *c, char *buf, size_t len)
+{
+    if (!c->peek || c->io)
+        return conn_read(c, buf, len);
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, len, MSG_PEEK);
+        if (n >= 0)
+            return (smtpkit_ssize)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return SMTPKIT_ERR_WOULDBLOCK;
+        return errno == ECONNRESET ? 0 : SMTPKIT_ERR_IO;
+    }
+}
+
+/* Remove n peeked bytes from the socket (buf: at least n bytes of scratch). */
+static int conn_drop(smtpkit_loop_conn *c, char *buf, size_t n)
+{
+    while (n) {
+        ssize_t k = recv(c->fd, buf, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 /* Keep data[0..n) that the session did not take. */
 static int stash_keep(smtpkit_loop *l, smtpkit_loop_conn *c, const char *data, size_t n)
 {
@@ -436,13 +474,33 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
             }
             if (readable && (want & SMTPKIT_SERVER_WANT_READ)) {
                 readable = 0;
-                n = conn_read(c, l->rbuf, l->rbuf_len);
+                size_t want_len = c->bulk || l->rbuf_len < SMALL_READ ? l->rbuf_len : SMALL_READ;
+                n = conn_peek_read(c, l->rbuf, want_len);
                 if (n > 0) {
                     smtpkit_ssize r = smtpkit_server_feed(s, l->rbuf, (size_t)n);
-                    if (r >= 0 && r < n && stash_keep(l, c, l->rbuf + r, (size_t)(n - r)) < 0) {
-                        smtpkit_server_eof(s);
-                        conn_close(l, c, SMTPKIT_ERR_NOMEM);
-                        return;
+                    /* message data arrives in full reads and is all taken:
+                     * then read big */
+                    c->bulk = (size_t)n == want_len && r == n;
+                    if (c->peek) {
+                        /* take from the socket exactly what the session took;
+                         * the rest stays in the kernel (no stash) */
+                        if (r > 0 && conn_drop(c, l->rbuf, (size_t)r) < 0) {
+                            smtpkit_server_eof(s);
+                            conn_close(l, c, SMTPKIT_ERR_IO);
+                            return;
+                        }
+                    } else if (r >= 0 && r < n) {
+                        /* Held back: keep the rest, and from now on peek, so
+                         * that a session that holds input back (a client that
+                         * does not read its replies, or slow decisions) costs
+                         * no memory beyond this one stash. */
+                        if (stash_keep(l, c, l->rbuf + r, (size_t)(n - r)) < 0) {
+                            smtpkit_server_eof(s);
+                            conn_close(l, c, SMTPKIT_ERR_NOMEM);
+                            return;
+                        }
+                        if (!c->io)
+                            c->peek = 1;
                     }
                     progress = 1;
                 } else if (n == 0) {
