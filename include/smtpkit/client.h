@@ -152,7 +152,7 @@ SMTPKIT_API const char *smtpkit_client_cmd_name(smtpkit_client_cmd cmd);
 
 /** A command the session has put into its output buffer (for logging). */
 typedef struct smtpkit_client_command {
-    smtpkit_client_cmd cmd;
+    smtpkit_client_cmd cmd; /**< which command */
     /** The line without CRLF. AUTH lines come with the credentials replaced
      *  by "****". For SMTPKIT_CLIENT_CMD_BODY the line is "." and the body
      *  itself is not shown. */
@@ -185,9 +185,9 @@ typedef struct smtpkit_client_rcpt_result {
 /** A transaction's final result (on_tx_done). Called exactly once per
  *  transaction queued with success, whatever happens to the session. */
 typedef struct smtpkit_client_tx_result {
-    unsigned tx_id;
-    void *tx_user;
-    smtpkit_tx_status status;
+    unsigned tx_id;           /**< the id smtpkit_client_queue() returned */
+    void *tx_user;            /**< the pointer given to smtpkit_client_queue() */
+    smtpkit_tx_status status; /**< the outcome */
     /**
      * 0 for ACCEPTED and PARTIAL; #SMTPKIT_ERR_REJECTED for REJECTED; for
      * FAILED the reason: a local refusal before anything was sent
@@ -282,7 +282,7 @@ typedef struct smtpkit_envelope {
     const char *from;
     size_t from_len;            /**< 0 = strlen(from) (when from is not NULL) */
     const smtpkit_rcpt *rcpts;  /**< at least one */
-    size_t nrcpts;
+    size_t nrcpts;              /**< number of rcpts */
     smtpkit_dsn_ret ret;        /**< RET=, SMTPKIT_DSN_RET_NONE for none; sent only
                                      when the server offers DSN */
     /** DSN envelope id (RFC 3461 4.4): printable ASCII, sent xtext-encoded

@@ -32,8 +32,12 @@ extern "C" {
  * `timeout_ms` (< 0: the system's own limit). The socket is returned
  * non-blocking, close-on-exec, with TCP_NODELAY (the client session
  * already writes in large pieces; Nagle would only delay the last one).
- * @param errbuf when not NULL, receives a NUL-terminated reason on failure
- *        ("example.org:25: Connection refused")
+ * @param host       name or address ("mail.example.org", "192.0.2.1", "::1", "[::1]")
+ * @param port       TCP port (1-65535)
+ * @param timeout_ms limit for each address tried (< 0: the system's)
+ * @param errbuf     when not NULL, receives a NUL-terminated reason on failure
+ *                   ("example.org:25: Connection refused")
+ * @param errlen     size of errbuf
  * @return the socket (>= 0); #SMTPKIT_ERR_INVALID_ARG (NULL or empty host,
  *         port 0); #SMTPKIT_ERR_CONNECT (name not resolved, or no address
  *         accepted the connection in time).
@@ -85,7 +89,7 @@ typedef struct smtpkit_send_options {
 
 /** A reply as kept in a result. code 0 = no reply. */
 typedef struct smtpkit_send_reply {
-    int code;
+    int code;                         /**< the reply code, 0 when there was no reply */
     char esc[16];                     /**< enhanced status code, NUL-terminated, may be "" */
     char text[SMTPKIT_SEND_TEXT_MAX]; /**< NUL-terminated */
 } smtpkit_send_reply;
@@ -96,7 +100,8 @@ typedef struct smtpkit_send_result {
     int err;                    /**< the transaction's err (client.h), or the session's */
     smtpkit_client_cmd stage;   /**< the step that decided */
     smtpkit_send_reply reply;   /**< the deciding reply (code 0: none) */
-    size_t naccepted, nrefused; /**< recipients */
+    size_t naccepted;           /**< recipients the message was accepted for */
+    size_t nrefused;            /**< the other recipients */
     /** Caller's array of env->nrcpts entries for per-recipient replies (the
      *  RCPT reply, or with LMTP the reply after the data), or NULL. */
     smtpkit_send_reply *rcpts;
@@ -108,7 +113,10 @@ typedef struct smtpkit_send_result {
  * Send one message: connect, (STARTTLS or implicit TLS), EHLO, (AUTH),
  * MAIL, RCPT..., DATA, QUIT. The envelope is checked before connecting.
  * `body` is read as the message goes out (constant memory).
- * @param res when not NULL, filled with the outcome (set res->rcpts first).
+ * @param opt  server, TLS, AUTH and other options (required: host)
+ * @param env  the envelope (copied; checked before connecting)
+ * @param body the message; must stay valid during the call
+ * @param res  when not NULL, filled with the outcome (set res->rcpts first).
  * @return 0 when the message was accepted for every recipient;
  *         #SMTPKIT_ERR_REJECTED when the server refused it for some or all
  *         (res tells which and with what reply; res->status PARTIAL or
