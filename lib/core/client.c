@@ -1276,6 +1276,9 @@ static int tx_body_bdat(smtpkit_client *c, client_tx *tx)
     size_t limit, n, h;
     int last = 0;
     if (tx->bdat_failed) {
+        /* RFC 3030 2: no more chunks after a failed one; a chunk half
+         * assembled (its header not yet written) is simply dropped */
+        c->chunk_len = 0;
         tx->stage = TX_WAIT_END;
         c->cur = -1;
         bdat_settle(c, tx, NULL);

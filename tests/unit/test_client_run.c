@@ -12,6 +12,8 @@
 typedef struct fake {
     /* configuration */
     int pipelining, starttls, chunking, inject, lmtp, no_ehlo;
+    int bdat_fail; /* refuse the first chunk of the next message (552), then 503 */
+    int bdat_failing;
     uint64_t size_max;
     /* state */
     int tls, mode, quit, hung;
@@ -174,10 +176,21 @@ static void fake_input(fake *f, const char *p, size_t n)
             f->bdat_left -= take;
             if (f->bdat_left == 0) {
                 f->mode = 0;
-                if (f->bdat_last)
+                if (f->bdat_fail && !f->bdat_failing) {
+                    f->bdat_fail = 0;
+                    f->bdat_failing = 1;
+                    fake_say(f, "552 5.3.4 Message too big\r\n");
+                } else if (f->bdat_failing) {
+                    fake_say(f, "503 5.5.1 No transaction\r\n");
+                    if (f->bdat_last)
+                        f->bdat_failing = 0;
+                } else if (f->bdat_last) {
                     fake_message_done(f);
-                else
+                } else {
                     fake_say(f, "250 2.0.0 chunk\r\n");
+                }
+                if (f->bdat_last || f->bdat_failing)
+                    test_log_reset(&f->body);
             }
         } else {
             char ch = *p++;
@@ -471,6 +484,44 @@ TEST(run_bdat_chunks)
     smtpkit_client_free(a.c);
     free(body);
     free(e);
+    fake_free(&f);
+    test_log_free(&a.ev);
+}
+
+TEST(run_bdat_chunk_refused)
+{
+    fake f;
+    app a;
+    smtpkit_io io;
+    smtpkit_source src[2];
+    smtpkit_mem_source ms[2];
+    smtpkit_client_config cfg;
+    size_t n = 20000;
+    char *body = make_body(n, 11);
+    memset(&f, 0, sizeof f);
+    memset(&a, 0, sizeof a);
+    f.pipelining = 1;
+    f.chunking = 1;
+    f.bdat_fail = 1;
+    io = fake_io(&f, 0);
+    smtpkit_client_config_init(&cfg);
+    cfg.flags = SMTPKIT_CLIENT_BDAT;
+    cfg.output_size = 4096;
+    a.c = smtpkit_client_new(&cfg, &app_cb, &a, NULL);
+    CHECK(a.c != NULL);
+    smtpkit_source_from_memory(&src[0], &ms[0], body, n);
+    smtpkit_source_from_memory(&src[1], &ms[1], "second\r\n", 8);
+    CHECK_INT(queue_simple(a.c, &src[0], one_rcpt, 1), 0);
+    CHECK_INT(queue_simple(a.c, &src[1], one_rcpt, 1), 1);
+    CHECK_INT(smtpkit_client_quit(a.c), 0);
+    CHECK_INT(smtpkit_client_run(a.c, &io), 0);
+    /* the first message is refused at its first chunk; RSET; the second goes */
+    CHECK_STR(test_log_str(&a.ev), "rcpt0 250;tx0 2 err=-13 acc=0;rcpt0 250;tx1 0 err=0 acc=1;");
+    CHECK(strstr(test_log_str(&f.cmds), "|RSET|MAIL FROM:<a@example.org>|") != NULL);
+    CHECK_INT(f.messages, 1);
+    CHECK_MEM(f.last_body.buf, f.last_body.len, "second\r\n");
+    smtpkit_client_free(a.c);
+    free(body);
     fake_free(&f);
     test_log_free(&a.ev);
 }
@@ -1114,6 +1165,7 @@ int main(void)
 {
     RUN(run_pipelined_messages_byte_exact_and_large_writes);
     RUN(run_bdat_chunks);
+    RUN(run_bdat_chunk_refused);
     RUN(run_starttls_discards_injected_plaintext);
     RUN(run_starttls_without_tls_transport_fails);
     RUN(run_timeout_with_fake_clock);
