@@ -45,6 +45,11 @@ SMTPKIT_API void smtpkit_base64_encoder_init(smtpkit_base64_encoder *e, unsigned
 
 /**
  * Encode as much of `in` as fits in `out`.
+ * @param e      the encoder
+ * @param in     bytes to encode
+ * @param inlen  bytes at `in`
+ * @param out    where the base64 text goes (not NUL-terminated)
+ * @param outcap room at `out`
  * @param[out] outlen bytes written
  * @return bytes of input consumed (may be less than inlen when out is full).
  */

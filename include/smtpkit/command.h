@@ -43,7 +43,7 @@ SMTPKIT_API const char *smtpkit_verb_name(smtpkit_verb verb);
 typedef struct smtpkit_param {
     smtpkit_view key;   /**< keyword, as sent (compare case-insensitively) */
     smtpkit_view value; /**< value after '=', empty when has_value is 0 */
-    int has_value;
+    int has_value;      /**< non-zero when the keyword was followed by '=' */
 } smtpkit_param;
 
 /** A MAIL FROM / RCPT TO path. */
@@ -52,7 +52,7 @@ typedef struct smtpkit_path {
     smtpkit_view local;   /**< local part as sent (quoted form kept, with its quotes) */
     smtpkit_view domain;  /**< domain or address literal (with brackets) */
     int is_null;          /**< the null reverse-path <> */
-    int is_postmaster;    /**< RCPT TO:<Postmaster> without a domain (RFC 5321 4.5.1) */
+    int is_postmaster;    /**< RCPT TO:\<Postmaster\> without a domain (RFC 5321 4.5.1) */
     int had_route;        /**< a source route was present and has been dropped */
     int utf8;             /**< contains non-ASCII (UTF-8) bytes */
 } smtpkit_path;
@@ -63,7 +63,7 @@ typedef struct smtpkit_path {
  * entries past `nparams` are left as they were.
  */
 typedef struct smtpkit_command {
-    smtpkit_verb verb;
+    smtpkit_verb verb;      /**< which command */
     smtpkit_view verb_text; /**< the verb as sent */
     /** HELO/EHLO/LHLO: the domain or address literal; VRFY/EXPN/HELP/NOOP:
      *  the (optional) argument string; AUTH: the mechanism name; any other
@@ -72,10 +72,10 @@ typedef struct smtpkit_command {
     smtpkit_view arg;
     /** AUTH: the initial response (may be "=" for an empty one); empty view if absent. */
     smtpkit_view initial_response;
-    int has_initial_response;
+    int has_initial_response; /**< non-zero when AUTH carried an initial response */
     smtpkit_path path;      /**< MAIL and RCPT */
     smtpkit_param params[SMTPKIT_MAX_PARAMS]; /**< MAIL and RCPT */
-    unsigned nparams;
+    unsigned nparams;       /**< entries of `params` that are set */
     uint64_t bdat_size;     /**< BDAT chunk size */
     int bdat_last;          /**< BDAT ... LAST */
 } smtpkit_command;
@@ -189,7 +189,7 @@ SMTPKIT_API const smtpkit_param *smtpkit_command_param(const smtpkit_command *cm
  * grammar, for callers that put addresses on the wire. It shares the
  * grammar code (and the length limits) with the path parser: any mailbox
  * that smtpkit_command_parse() accepts in a path (other than <> and
- * <Postmaster>) passes here, and the other way round. `utf8` allows UTF-8
+ * \<Postmaster\>) passes here, and the other way round. `utf8` allows UTF-8
  * (RFC 6531). Returns 0, SMTPKIT_ERR_INJECTION (CR, LF, NUL, '<' or '>'
  * anywhere; checked first), SMTPKIT_ERR_NON_ASCII (the grammar stopped at an
  * 8-bit byte and `utf8` is 0: the address needs SMTPUTF8) or

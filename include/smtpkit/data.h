@@ -145,6 +145,11 @@ SMTPKIT_API void smtpkit_data_encoder_init(smtpkit_data_encoder *e, unsigned opt
  * Bare LF and bare CR become CRLF; a '.' at the start of a line is doubled.
  * Output is never held back: after the call `out` holds the encoding of
  * all consumed input.
+ * @param e       the encoder
+ * @param in      message bytes (any line ends)
+ * @param inlen   bytes at `in`
+ * @param out     where the encoded bytes go
+ * @param outcap  room at `out`
  * @param[out] outlen bytes written to out
  * @return bytes of input consumed (>= 0), or SMTPKIT_ERR_STATE after finish,
  *         SMTPKIT_ERR_INVALID_ARG on NULL arguments.

@@ -88,6 +88,7 @@ SMTPKIT_API int smtpkit_message_set_options(smtpkit_message *m, unsigned opts);
 
 /**
  * Set the From: mailbox (RFC 5322 3.6.2), replacing any previous one.
+ * @param m    the message
  * @param addr "local@domain" without angle brackets, checked against the
  *        RFC 5321 mailbox grammar so the same string is valid in MAIL FROM
  *        (a quoted local part is allowed; UTF-8 is allowed and sets
@@ -137,6 +138,7 @@ SMTPKIT_API int smtpkit_message_set_subject(smtpkit_message *m, const char *subj
 /**
  * Set the Date: (RFC 5322 3.3) from a time the caller supplies (the core
  * has no clock; smtpkit_posix_now() gives the current one).
+ * @param m            the message
  * @param unix_seconds seconds since 1970-01-01T00:00:00Z
  * @param zone_minutes the local zone's offset from UTC in minutes (+60 for
  *        CET, -300 for EST), between -1439 and 1439
@@ -186,11 +188,13 @@ SMTPKIT_API int smtpkit_message_add_reference(smtpkit_message *m, const char *id
 /**
  * Add a header of the caller's, written after the standard ones, its value
  * treated as unstructured text (encoded words for non-ASCII, folded).
+ * @param m    the message
  * @param name RFC 5322 field name (printable ASCII except ':', 1-76
  *        characters). Names the builder writes itself (From, Sender, To,
  *        Cc, Bcc, Reply-To, Subject, Date, Message-ID, In-Reply-To,
  *        References, MIME-Version, Content-Type, Content-Transfer-Encoding,
  *        Content-Disposition, Content-ID) are refused.
+ * @param value UTF-8 text (NUL-terminated, copied); CR, LF and NUL are refused.
  * @return 0, #SMTPKIT_ERR_INJECTION (CR, LF or NUL in name or value),
  *         #SMTPKIT_ERR_BAD_HEADER (invalid or reserved name),
  *         #SMTPKIT_ERR_INVALID_ARG, #SMTPKIT_ERR_STATE, #SMTPKIT_ERR_NOMEM.
@@ -215,6 +219,7 @@ SMTPKIT_API int smtpkit_message_add_header_n(smtpkit_message *m, const char *nam
  * the output starts, so the source is read and rewound by
  * smtpkit_message_prepare(); a source without `rewind` is always sent
  * quoted-printable and makes the message size unknown.
+ * @param m   the message
  * @param src the caller's source; the struct and its context must stay
  *        valid until the message is freed (not copied).
  * @return 0, #SMTPKIT_ERR_INVALID_ARG, #SMTPKIT_ERR_STATE.
@@ -235,6 +240,7 @@ SMTPKIT_API int smtpkit_message_set_html_mem(smtpkit_message *m, const char *htm
 /**
  * Add an attachment (Content-Disposition: attachment, base64 in 76-column
  * lines, RFC 2045 6.8). Attachments make the message multipart/mixed.
+ * @param m   the message
  * @param src the content; not copied, must stay valid until the message is
  *        freed. Its `size` (or -1) makes the message size known (or not).
  *        When the size is known the source must deliver exactly that many
@@ -257,9 +263,14 @@ SMTPKIT_API int smtpkit_message_add_attachment(smtpkit_message *m, smtpkit_sourc
  * Add an inline part referenced from the HTML by "cid:<content_id>" (RFC
  * 2387 multipart/related, RFC 2392). The related part wraps the HTML body
  * (or the text body when there is no HTML).
- * @param content_id the id without angle brackets ("logo@example.org"),
- *        msg-id characters only.
- * Other parameters and errors as smtpkit_message_add_attachment().
+ * @param m            the message
+ * @param src          the content; not copied, must stay valid until the
+ *                     message is freed (as for smtpkit_message_add_attachment())
+ * @param content_id   the id without angle brackets ("logo@example.org"),
+ *                     msg-id characters only.
+ * @param filename     UTF-8 file name or NULL (as for an attachment)
+ * @param content_type "type/subtype" or NULL to guess it from `filename`
+ * @return the errors of smtpkit_message_add_attachment().
  */
 SMTPKIT_API int smtpkit_message_add_inline(smtpkit_message *m, smtpkit_source *src,
                                            const char *content_id, const char *filename,
@@ -294,6 +305,7 @@ SMTPKIT_API unsigned smtpkit_message_flags(const smtpkit_message *m);
 /**
  * The exact size in octets of the message (as read from the source, before
  * SMTP dot-stuffing), for SIZE= (RFC 1870).
+ * @param m    the message (prepared by this call if it was not yet)
  * @param[out] size the size, or -1 when a part's source has no known size
  *             (or a text source cannot be rewound).
  * @return 0 or an error of smtpkit_message_prepare().
@@ -310,6 +322,7 @@ SMTPKIT_API int smtpkit_message_size(smtpkit_message *m, int64_t *size);
  * error, which is sticky until a successful rewind. Memory stays constant
  * whatever the size of the parts. There is one read position per message:
  * a second open starts over.
+ * @param m   the message
  * @param out filled in; its `ctx` is the message, valid until it is freed.
  * @return 0 or an error of smtpkit_message_prepare().
  */
@@ -338,7 +351,7 @@ typedef struct smtpkit_message_env {
     const char *reverse_path;
     /** RCPT TO mailboxes: To, then Cc, then Bcc, each address once. */
     const char *const *recipients;
-    size_t recipient_count;
+    size_t recipient_count; /**< number of entries in `recipients` */
     /** #SMTPKIT_MESSAGE_SMTPUTF8 when any address has UTF-8. */
     unsigned flags;
 } smtpkit_message_env;

@@ -64,6 +64,7 @@ extern "C" {
  * @param backlog  listen() backlog (<= 0: 128)
  * @param bound    when not NULL, receives the address actually bound as
  *                 "ADDR:PORT" ("[::1]:34567" for IPv6), NUL-terminated
+ * @param boundlen size of `bound` (64 bytes are always enough)
  * @return the socket (>= 0), or SMTPKIT_ERR_INVALID_ARG (malformed addr),
  *         SMTPKIT_ERR_CONNECT (name not resolved), SMTPKIT_ERR_IO (socket,
  *         bind or listen failed: errno tells why).
@@ -76,7 +77,7 @@ SMTPKIT_API int smtpkit_posix_listen(const char *addr, int backlog, char *bound,
 
 /** State of smtpkit_posix_socket_io_init(); place it anywhere. */
 typedef struct smtpkit_posix_socket {
-    int fd;
+    int fd; /**< the connected socket (set by smtpkit_posix_socket_io_init()) */
 } smtpkit_posix_socket;
 
 /**

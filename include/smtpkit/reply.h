@@ -22,7 +22,9 @@ typedef struct smtpkit_reply_line {
     /** Enhanced status code "c.sss.ddd" when the text starts with one whose
      *  class matches the code's first digit; empty view otherwise. */
     smtpkit_view esc;
-    int esc_class, esc_subject, esc_detail; /**< parsed parts of esc, 0 when absent */
+    int esc_class;       /**< class digit of esc (2, 4 or 5), 0 when absent */
+    int esc_subject;     /**< subject number of esc, 0 when absent */
+    int esc_detail;      /**< detail number of esc, 0 when absent */
     smtpkit_view text;   /**< text after the code, separator and esc (and one space) */
     smtpkit_view raw;    /**< the whole line without CRLF */
 } smtpkit_reply_line;
@@ -41,7 +43,9 @@ typedef struct smtpkit_reply {
  * #SMTPKIT_PAUSE to pause, negative to abort (feed returns SMTPKIT_ERR_CALLBACK).
  */
 typedef struct smtpkit_reply_callbacks {
+    /** Each reply line, in order (`line` valid during the call). */
     int (*on_line)(void *user, const smtpkit_reply_line *line);
+    /** After the last line of each reply: the reply as a whole. */
     int (*on_reply)(void *user, const smtpkit_reply *reply);
 } smtpkit_reply_callbacks;
 
@@ -184,7 +188,7 @@ typedef struct smtpkit_caps {
     smtpkit_view domain;     /**< server's domain from the first line, in _store */
     smtpkit_view limits;     /**< LIMITS parameters (RFC 9422) as sent, in _store */
     smtpkit_view unknown[SMTPKIT_CAPS_MAX_UNKNOWN]; /**< unknown keyword lines, in _store */
-    unsigned nunknown;
+    unsigned nunknown;       /**< entries used in `unknown` */
     /** Strings not kept for lack of room (unknown keyword lines beyond
      *  #SMTPKIT_CAPS_MAX_UNKNOWN or #SMTPKIT_CAPS_STORE, AUTH mechanisms,
      *  LIMITS or domain that did not fit). Flags are set regardless. */
@@ -225,7 +229,7 @@ SMTPKIT_API int smtpkit_caps_has(const smtpkit_caps *caps, const char *kw);
 
 /** A standard reply: code, enhanced status code and default text. */
 typedef struct smtpkit_std_reply {
-    int code;
+    int code;          /**< the three-digit reply code */
     const char *esc;   /**< e.g. "5.5.1"; NULL when none applies (220, 334, 354) */
     const char *text;  /**< default text, no CRLF */
 } smtpkit_std_reply;

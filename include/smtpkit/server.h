@@ -198,9 +198,9 @@ SMTPKIT_API void smtpkit_server_config_init(smtpkit_server_config *cfg);
  * until the callback (or smtpkit_server_resume()) returns.
  */
 typedef struct smtpkit_server_decision {
-    int code;
-    const char *esc;
-    const char *text;
+    int code;         /**< reply code; 0 = accept with the standard reply */
+    const char *esc;  /**< enhanced status code "c.s.d", or NULL for a default */
+    const char *text; /**< reply text ('\\n' between lines), or NULL for the standard one */
 } smtpkit_server_decision;
 
 /** HELO, EHLO or LHLO (smtpkit_server_callbacks::on_helo). */
@@ -530,7 +530,7 @@ SMTPKIT_API const char *smtpkit_server_protocol(const smtpkit_server *s);
 typedef struct smtpkit_server_auth_ops {
     /** Mechanisms for the EHLO "AUTH" line, e.g. "PLAIN LOGIN CRAM-MD5". */
     const char *mechanisms;
-    /** AUTH <mech> [initial-response]: `mech` as sent, `initial` the
+    /** AUTH \<mech\> [initial-response]: `mech` as sent, `initial` the
      *  initial response when `has_initial` ("=" means empty). */
     int (*start)(void *ctx, smtpkit_server *s, smtpkit_view mech, smtpkit_view initial,
                  int has_initial);
