@@ -132,18 +132,18 @@ typedef struct smtpkit_client_config {
 /** What a command event or a reply belongs to. */
 typedef enum smtpkit_client_cmd {
     SMTPKIT_CLIENT_CMD_GREETING = 0, /**< the server's greeting (not a command) */
-    SMTPKIT_CLIENT_CMD_EHLO,
-    SMTPKIT_CLIENT_CMD_HELO,
-    SMTPKIT_CLIENT_CMD_LHLO,
-    SMTPKIT_CLIENT_CMD_STARTTLS,
-    SMTPKIT_CLIENT_CMD_AUTH,
-    SMTPKIT_CLIENT_CMD_MAIL,
-    SMTPKIT_CLIENT_CMD_RCPT,
-    SMTPKIT_CLIENT_CMD_DATA,
+    SMTPKIT_CLIENT_CMD_EHLO,        /**< EHLO (RFC 5321 4.1.1.1) */
+    SMTPKIT_CLIENT_CMD_HELO,        /**< HELO, the fallback when EHLO is refused */
+    SMTPKIT_CLIENT_CMD_LHLO,        /**< LHLO (LMTP, RFC 2033) */
+    SMTPKIT_CLIENT_CMD_STARTTLS,    /**< STARTTLS (RFC 3207) */
+    SMTPKIT_CLIENT_CMD_AUTH,        /**< AUTH and its exchange (RFC 4954) */
+    SMTPKIT_CLIENT_CMD_MAIL,        /**< MAIL FROM */
+    SMTPKIT_CLIENT_CMD_RCPT,        /**< RCPT TO */
+    SMTPKIT_CLIENT_CMD_DATA,        /**< DATA (the 354 reply) */
     SMTPKIT_CLIENT_CMD_BODY,         /**< the message content and its "." */
-    SMTPKIT_CLIENT_CMD_BDAT,
-    SMTPKIT_CLIENT_CMD_RSET,
-    SMTPKIT_CLIENT_CMD_QUIT,
+    SMTPKIT_CLIENT_CMD_BDAT,        /**< BDAT chunks (RFC 3030) */
+    SMTPKIT_CLIENT_CMD_RSET,        /**< RSET */
+    SMTPKIT_CLIENT_CMD_QUIT,        /**< QUIT */
     SMTPKIT_CLIENT_CMD_NONE          /**< no command (local decisions) */
 } smtpkit_client_cmd;
 

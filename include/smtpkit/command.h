@@ -18,22 +18,22 @@ extern "C" {
 
 /** Command verbs. */
 typedef enum smtpkit_verb {
-    SMTPKIT_VERB_UNKNOWN = 0,
-    SMTPKIT_VERB_HELO,
-    SMTPKIT_VERB_EHLO,
-    SMTPKIT_VERB_LHLO,
-    SMTPKIT_VERB_MAIL,
-    SMTPKIT_VERB_RCPT,
-    SMTPKIT_VERB_DATA,
-    SMTPKIT_VERB_BDAT,
-    SMTPKIT_VERB_RSET,
-    SMTPKIT_VERB_VRFY,
-    SMTPKIT_VERB_EXPN,
-    SMTPKIT_VERB_HELP,
-    SMTPKIT_VERB_NOOP,
-    SMTPKIT_VERB_QUIT,
-    SMTPKIT_VERB_STARTTLS,
-    SMTPKIT_VERB_AUTH
+    SMTPKIT_VERB_UNKNOWN = 0,       /**< not a known verb */
+    SMTPKIT_VERB_HELO,              /**< HELO (RFC 5321 4.1.1.1) */
+    SMTPKIT_VERB_EHLO,              /**< EHLO (RFC 5321 4.1.1.1) */
+    SMTPKIT_VERB_LHLO,              /**< LHLO (LMTP, RFC 2033 4.1) */
+    SMTPKIT_VERB_MAIL,              /**< MAIL FROM (RFC 5321 4.1.1.2) */
+    SMTPKIT_VERB_RCPT,              /**< RCPT TO (RFC 5321 4.1.1.3) */
+    SMTPKIT_VERB_DATA,              /**< DATA (RFC 5321 4.1.1.4) */
+    SMTPKIT_VERB_BDAT,              /**< BDAT (RFC 3030) */
+    SMTPKIT_VERB_RSET,              /**< RSET (RFC 5321 4.1.1.5) */
+    SMTPKIT_VERB_VRFY,              /**< VRFY (RFC 5321 4.1.1.6) */
+    SMTPKIT_VERB_EXPN,              /**< EXPN (RFC 5321 4.1.1.7) */
+    SMTPKIT_VERB_HELP,              /**< HELP (RFC 5321 4.1.1.8) */
+    SMTPKIT_VERB_NOOP,              /**< NOOP (RFC 5321 4.1.1.9) */
+    SMTPKIT_VERB_QUIT,              /**< QUIT (RFC 5321 4.1.1.10) */
+    SMTPKIT_VERB_STARTTLS,          /**< STARTTLS (RFC 3207) */
+    SMTPKIT_VERB_AUTH               /**< AUTH (RFC 4954) */
 } smtpkit_verb;
 
 /** Name of a verb ("MAIL"), static. */

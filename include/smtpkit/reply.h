@@ -148,26 +148,26 @@ SMTPKIT_API size_t smtpkit_reply_parser_pending(const smtpkit_reply_parser *p);
 
 /** Capability flags. */
 enum {
-    SMTPKIT_CAP_PIPELINING = 1u << 0,
-    SMTPKIT_CAP_SIZE = 1u << 1,
-    SMTPKIT_CAP_8BITMIME = 1u << 2,
-    SMTPKIT_CAP_SMTPUTF8 = 1u << 3,
-    SMTPKIT_CAP_CHUNKING = 1u << 4,
-    SMTPKIT_CAP_BINARYMIME = 1u << 5,
-    SMTPKIT_CAP_DSN = 1u << 6,
-    SMTPKIT_CAP_ENHANCEDSTATUSCODES = 1u << 7,
-    SMTPKIT_CAP_STARTTLS = 1u << 8,
-    SMTPKIT_CAP_AUTH = 1u << 9,
-    SMTPKIT_CAP_REQUIRETLS = 1u << 10,
-    SMTPKIT_CAP_LIMITS = 1u << 11
+    SMTPKIT_CAP_PIPELINING = 1u << 0, /**< PIPELINING (RFC 2920) */
+    SMTPKIT_CAP_SIZE = 1u << 1,     /**< SIZE (RFC 1870); the limit is in size_max */
+    SMTPKIT_CAP_8BITMIME = 1u << 2, /**< 8BITMIME (RFC 6152) */
+    SMTPKIT_CAP_SMTPUTF8 = 1u << 3, /**< SMTPUTF8 (RFC 6531) */
+    SMTPKIT_CAP_CHUNKING = 1u << 4, /**< CHUNKING: BDAT (RFC 3030) */
+    SMTPKIT_CAP_BINARYMIME = 1u << 5, /**< BINARYMIME (RFC 3030) */
+    SMTPKIT_CAP_DSN = 1u << 6,      /**< DSN (RFC 3461) */
+    SMTPKIT_CAP_ENHANCEDSTATUSCODES = 1u << 7, /**< ENHANCEDSTATUSCODES (RFC 2034) */
+    SMTPKIT_CAP_STARTTLS = 1u << 8, /**< STARTTLS (RFC 3207) */
+    SMTPKIT_CAP_AUTH = 1u << 9,     /**< AUTH (RFC 4954); mechanisms in smtpkit_caps::auth */
+    SMTPKIT_CAP_REQUIRETLS = 1u << 10, /**< REQUIRETLS (RFC 8689) */
+    SMTPKIT_CAP_LIMITS = 1u << 11   /**< LIMITS (RFC 9422); parameters in smtpkit_caps::limits */
 };
 
 /** SASL mechanism flags found in AUTH (and the legacy "AUTH=" form). */
 enum {
-    SMTPKIT_AUTH_PLAIN = 1u << 0,
-    SMTPKIT_AUTH_LOGIN = 1u << 1,
-    SMTPKIT_AUTH_CRAM_MD5 = 1u << 2,
-    SMTPKIT_AUTH_XOAUTH2 = 1u << 3,
+    SMTPKIT_AUTH_PLAIN = 1u << 0,   /**< PLAIN (RFC 4616) */
+    SMTPKIT_AUTH_LOGIN = 1u << 1,   /**< LOGIN (draft-murchison-sasl-login) */
+    SMTPKIT_AUTH_CRAM_MD5 = 1u << 2, /**< CRAM-MD5 (RFC 2195) */
+    SMTPKIT_AUTH_XOAUTH2 = 1u << 3, /**< XOAUTH2 (OAuth 2.0 bearer token) */
     SMTPKIT_AUTH_OTHER = 1 << 30  /**< at least one mechanism not listed above */
 };
 
@@ -271,7 +271,7 @@ typedef enum smtpkit_std {
     SMTPKIT_R_TRANSACTION_FAILED,  /**< 554 5.0.0 */
     SMTPKIT_R_NO_SERVICE,          /**< 554 5.3.2 no SMTP service here */
     SMTPKIT_R_PARAM_UNRECOGNIZED,  /**< 555 5.5.4 */
-    SMTPKIT_R__COUNT
+    SMTPKIT_R__COUNT                /**< number of entries in the table (not a reply) */
 } smtpkit_std;
 
 /** The table entry for `id`; NULL when out of range. */

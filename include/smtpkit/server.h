@@ -212,24 +212,24 @@ typedef struct smtpkit_server_helo {
 /** BODY= values (RFC 6152, RFC 3030). */
 typedef enum smtpkit_body_type {
     SMTPKIT_BODY_NONE = 0,   /**< no BODY parameter */
-    SMTPKIT_BODY_7BIT,
-    SMTPKIT_BODY_8BITMIME,
+    SMTPKIT_BODY_7BIT,              /**< BODY=7BIT */
+    SMTPKIT_BODY_8BITMIME,          /**< BODY=8BITMIME (RFC 6152) */
     SMTPKIT_BODY_BINARYMIME  /**< needs BDAT: DATA is refused with 503 5.5.1 */
 } smtpkit_body_type;
 
 /** RET= values (RFC 3461 4.3). */
 typedef enum smtpkit_dsn_ret {
-    SMTPKIT_DSN_RET_NONE = 0,
-    SMTPKIT_DSN_RET_FULL,
-    SMTPKIT_DSN_RET_HDRS
+    SMTPKIT_DSN_RET_NONE = 0,       /**< no RET parameter */
+    SMTPKIT_DSN_RET_FULL,           /**< RET=FULL: return the whole message */
+    SMTPKIT_DSN_RET_HDRS            /**< RET=HDRS: return the headers only */
 } smtpkit_dsn_ret;
 
 /** NOTIFY= flags (RFC 3461 4.1); 0 = no NOTIFY parameter. */
 enum {
-    SMTPKIT_DSN_NOTIFY_NEVER = 1u << 0,
-    SMTPKIT_DSN_NOTIFY_SUCCESS = 1u << 1,
-    SMTPKIT_DSN_NOTIFY_FAILURE = 1u << 2,
-    SMTPKIT_DSN_NOTIFY_DELAY = 1u << 3
+    SMTPKIT_DSN_NOTIFY_NEVER = 1u << 0, /**< NOTIFY=NEVER (only alone) */
+    SMTPKIT_DSN_NOTIFY_SUCCESS = 1u << 1, /**< NOTIFY=SUCCESS */
+    SMTPKIT_DSN_NOTIFY_FAILURE = 1u << 2, /**< NOTIFY=FAILURE */
+    SMTPKIT_DSN_NOTIFY_DELAY = 1u << 3 /**< NOTIFY=DELAY */
 };
 
 /** MAIL FROM (smtpkit_server_callbacks::on_mail). Views are valid during

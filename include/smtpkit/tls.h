@@ -51,8 +51,8 @@ extern "C" {
 
 /** Which side of the handshake a context plays. */
 typedef enum smtpkit_tls_role {
-    SMTPKIT_TLS_CLIENT = 0,
-    SMTPKIT_TLS_SERVER = 1
+    SMTPKIT_TLS_CLIENT = 0, /**< the client side: verifies the server's certificate and name */
+    SMTPKIT_TLS_SERVER = 1          /**< the server side: presents a certificate */
 } smtpkit_tls_role;
 
 /** Server: whether to ask clients for a certificate. */
