@@ -418,8 +418,10 @@ static int stash_keep(smtpkit_loop *l, smtpkit_loop_conn *c, const char *data, s
     return 0;
 }
 
-/* Move bytes for one connection until nothing more can happen now. */
-static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
+/* Move bytes for one connection until nothing more can happen now.
+ * Returns 1 when the connection was closed (and freed): the caller must not
+ * touch `c` again. */
+static int conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
 {
     smtpkit_server *s = c->s;
     unsigned want, ev;
@@ -431,13 +433,13 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
         if (fr < 0) {
             smtpkit_server_eof(s);
             conn_close(l, c, SMTPKIT_ERR_IO);
-            return;
+            return 1;
         }
         want = smtpkit_server_want(s);
         if (want & SMTPKIT_SERVER_WANT_CLOSE) {
             if (!(want & SMTPKIT_SERVER_WANT_WRITE)) {
                 conn_close(l, c, 0);
-                return;
+                return 1;
             }
             break; /* wait until the last reply is written */
         }
@@ -447,7 +449,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
             if (!l->cfg.on_starttls || l->cfg.on_starttls(l->cfg.user, c) < 0) {
                 smtpkit_server_eof(s);
                 conn_close(l, c, SMTPKIT_ERR_TLS);
-                return;
+                return 1;
             }
             smtpkit_server_tls_started(s);
             continue;
@@ -487,7 +489,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
                         if (r > 0 && conn_drop(c, l->rbuf, (size_t)r) < 0) {
                             smtpkit_server_eof(s);
                             conn_close(l, c, SMTPKIT_ERR_IO);
-                            return;
+                            return 1;
                         }
                     } else if (r >= 0 && r < n) {
                         /* Held back: keep the rest, and from now on peek, so
@@ -497,7 +499,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
                         if (stash_keep(l, c, l->rbuf + r, (size_t)(n - r)) < 0) {
                             smtpkit_server_eof(s);
                             conn_close(l, c, SMTPKIT_ERR_NOMEM);
-                            return;
+                            return 1;
                         }
                         if (!c->io)
                             c->peek = 1;
@@ -509,7 +511,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
                 } else if (n != SMTPKIT_ERR_WOULDBLOCK) {
                     smtpkit_server_eof(s);
                     conn_close(l, c, (int)n);
-                    return;
+                    return 1;
                 }
             }
         }
@@ -523,7 +525,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
     want = smtpkit_server_want(s);
     if ((want & SMTPKIT_SERVER_WANT_CLOSE) && !(want & SMTPKIT_SERVER_WANT_WRITE)) {
         conn_close(l, c, 0);
-        return;
+        return 1;
     }
     ev = 0;
     if (want & SMTPKIT_SERVER_WANT_WRITE)
@@ -532,6 +534,7 @@ static void conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
         ev |= EV_IN;
     set_events(l, c, ev);
     timer_update(l, c);
+    return 0;
 }
 
 static void write_421_and_close(smtpkit_loop *l, int fd)
@@ -835,9 +838,11 @@ static void run_timers(smtpkit_loop *l)
     while (l->nheap && l->heap[0]->key <= l->now && guard++ < 100000) {
         smtpkit_loop_conn *c = l->heap[0];
         uint64_t d;
-        conn_run(l, c, 0); /* ticks: a timeout queues its 421 */
-        /* still open? conn_close removes it from the heap */
-        if (l->nheap == 0 || c->heap_idx == NOT_IN_HEAP)
+        /* ticks: a timeout queues its 421, and when it can be written at
+         * once the connection closes here: then `c` is gone */
+        if (conn_run(l, c, 0))
+            continue;
+        if (c->heap_idx == NOT_IN_HEAP)
             continue;
         d = smtpkit_server_deadline(c->s);
         if (d == SMTPKIT_SERVER_NO_DEADLINE) {
