@@ -34,7 +34,7 @@
 #include "smtpkit/common.h"
 #include "smtpkit/io.h"
 #include "smtpkit/reply.h"
-#include "smtpkit/server.h" /* smtpkit_dsn_ret, SMTPKIT_DSN_NOTIFY_* */
+#include "smtpkit/dsn.h"
 #include "smtpkit/source.h"
 
 #ifdef __cplusplus
@@ -248,7 +248,7 @@ typedef struct smtpkit_client_callbacks {
 
 /* DSN (RFC 3461): the RET values (smtpkit_dsn_ret: SMTPKIT_DSN_RET_NONE,
  * _FULL, _HDRS) and NOTIFY flags (SMTPKIT_DSN_NOTIFY_NEVER, _SUCCESS,
- * _FAILURE, _DELAY) are shared with the server and come from server.h. */
+ * _FAILURE, _DELAY) are shared with the server and come from dsn.h. */
 
 /** smtpkit_envelope::flags */
 enum {

@@ -40,6 +40,7 @@
 #define SMTPKIT_SERVER_H
 
 #include "smtpkit/common.h"
+#include "smtpkit/dsn.h"
 #include "smtpkit/command.h"
 #include "smtpkit/io.h"
 
@@ -216,21 +217,6 @@ typedef enum smtpkit_body_type {
     SMTPKIT_BODY_8BITMIME,          /**< BODY=8BITMIME (RFC 6152) */
     SMTPKIT_BODY_BINARYMIME  /**< needs BDAT: DATA is refused with 503 5.5.1 */
 } smtpkit_body_type;
-
-/** RET= values (RFC 3461 4.3). */
-typedef enum smtpkit_dsn_ret {
-    SMTPKIT_DSN_RET_NONE = 0,       /**< no RET parameter */
-    SMTPKIT_DSN_RET_FULL,           /**< RET=FULL: return the whole message */
-    SMTPKIT_DSN_RET_HDRS            /**< RET=HDRS: return the headers only */
-} smtpkit_dsn_ret;
-
-/** NOTIFY= flags (RFC 3461 4.1); 0 = no NOTIFY parameter. */
-enum {
-    SMTPKIT_DSN_NOTIFY_NEVER = 1u << 0, /**< NOTIFY=NEVER (only alone) */
-    SMTPKIT_DSN_NOTIFY_SUCCESS = 1u << 1, /**< NOTIFY=SUCCESS */
-    SMTPKIT_DSN_NOTIFY_FAILURE = 1u << 2, /**< NOTIFY=FAILURE */
-    SMTPKIT_DSN_NOTIFY_DELAY = 1u << 3 /**< NOTIFY=DELAY */
-};
 
 /** MAIL FROM (smtpkit_server_callbacks::on_mail). Views are valid during
  *  the callback only. The parameters have been checked: unknown ones and
