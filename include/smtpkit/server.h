@@ -168,8 +168,11 @@ typedef struct smtpkit_server_config {
      *  #SMTPKIT_SERVER_REPLY_MAX is free, smtpkit_server_feed() stops
      *  consuming until the transport takes the output. */
     size_t output_buffer;
-    /** Idle time allowed while waiting for a command, ms (RFC 5321
-     *  4.5.3.2.7; default #SMTPKIT_SERVER_TIMEOUT_DEFAULT_MS; 0 = default). */
+    /** Time allowed while waiting for a command, ms (RFC 5321 4.5.3.2.7;
+     *  default #SMTPKIT_SERVER_TIMEOUT_DEFAULT_MS; 0 = default). It starts
+     *  again with each whole command line (and each write of a reply), not
+     *  with each byte: a client sending a line a byte at a time still times
+     *  out. */
     uint32_t timeout_command_ms;
     /** Idle time allowed between two reads of message data (DATA or BDAT),
      *  ms (default #SMTPKIT_SERVER_TIMEOUT_DEFAULT_MS; 0 = default). */

@@ -1301,6 +1301,7 @@ static size_t line_input(smtpkit_server *s, const char *p, size_t n)
     if (s->skipping) {
         if (!lf)
             return n;
+        s->activity = 1;
         s->skipping = 0;
         line_too_long(s);
         return (size_t)(lf - p) + 1;
@@ -1317,6 +1318,7 @@ static size_t line_input(smtpkit_server *s, const char *p, size_t n)
         return n;
     }
     take = (size_t)(lf - p) + 1;
+    s->activity = 1; /* a whole line: the command timer starts again */
     if (s->line_len) {
         if (s->line_len + take - 1 > max - 1) {
             s->line_len = 0;
@@ -1415,7 +1417,12 @@ smtpkit_ssize smtpkit_server_feed(smtpkit_server *s, const char *data, size_t le
         }
     }
 done:
-    if (pos)
+    /* RFC 5321 4.5.3.2.7: the server's timeout runs while it awaits the next
+     * command, so bytes of a command line not yet complete do not restart
+     * it (line_input() does, for each whole line): a client that dribbles a
+     * command a byte at a time still times out. Message data restarts it
+     * with every read (4.5.3.2.6: per data block). */
+    if (pos && s->state != SRV_CMD && s->state != SRV_REFUSED && s->state != SRV_AUTH)
         s->activity = 1;
     if (s->fatal)
         return s->fatal;
