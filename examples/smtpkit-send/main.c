@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "compose.h"
 #include "send_tool.h"
 #include "smtpkit/posix_client.h"
 #include "smtpkit/posix_file.h"
@@ -161,6 +162,7 @@ typedef struct args {
     addr_list to;
     int starttls, tls, insecure, verbose, extract, lmtp, bdat, no_pipelining;
     double timeout;
+    compose comp; /* --subject, --text, --attach, ... (compose.c) */
 } args;
 
 static int split_server(const char *s, char *host, size_t hostlen, uint16_t *port)
@@ -229,11 +231,12 @@ static const char *strip_brackets(const char *a, char *buf, size_t len)
 
 static int parse_args(int argc, char **argv, args *a)
 {
-    int i;
+    int i, r;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             fputs(usage_text, stdout);
+            fputs(compose_help, stdout);
             exit(0);
         } else if (!strcmp(arg, "--version")) {
             printf("smtpkit-send %s\n", smtpkit_version());
@@ -296,6 +299,9 @@ static int parse_args(int argc, char **argv, args *a)
             a->timeout = strtod(v, &end);
             if (*end || !(a->timeout > 0) || a->timeout > 86400)
                 return usage_error("bad --timeout (seconds, up to 86400)", v);
+        } else if ((r = compose_option(&a->comp, argc, argv, &i)) >= 0) {
+            if (r)
+                return r;
         } else if (!strcmp(arg, "--")) {
             if (i + 1 < argc)
                 a->file = argv[++i];
@@ -309,11 +315,13 @@ static int parse_args(int argc, char **argv, args *a)
             a->file = arg;
         }
     }
-    if (!a->server)
+    if ((r = compose_check(&a->comp, a->extract, a->file, a->to.n)) != 0)
+        return r;
+    if (!a->server && !a->comp.print)
         return usage_error("--server is required", NULL);
     if (!a->from)
         return usage_error("--from is required", NULL);
-    if (a->to.n == 0 && !a->extract)
+    if (a->to.n == 0 && !a->extract && !a->comp.any)
         return usage_error("at least one --to (or -t) is required", NULL);
     if (a->starttls && a->tls)
         return usage_error("--starttls and --tls exclude each other", NULL);
@@ -351,6 +359,10 @@ int main(int argc, char **argv)
     r = parse_args(argc, argv, &a);
     if (r) {
         code = r;
+        goto out;
+    }
+    if (a.comp.print) {
+        code = compose_print(&a.comp, a.from, &a.to);
         goto out;
     }
     if (split_server(a.server, host, sizeof host, &port) != 0) {
@@ -391,7 +403,11 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (a.extract) {
+    if (a.comp.any) {
+        code = compose_build(&a.comp, a.from, &a.to, &src);
+        if (code)
+            goto out;
+    } else if (a.extract) {
         r = headers_extract(fd, &a.to, &src, &hs, errbuf, sizeof errbuf);
         if (r) {
             fprintf(stderr, "%s: -t: %s\n", prog, errbuf);
@@ -412,6 +428,7 @@ int main(int argc, char **argv)
     /* the envelope: every address checked before anything is sent */
     memset(&env, 0, sizeof env);
     env.from = strip_brackets(a.from, from, sizeof from);
+    env.flags = a.comp.env_flags; /* 0 unless composed */
     rcpts = (smtpkit_rcpt *)calloc(a.to.n, sizeof *rcpts);
     replies = (smtpkit_send_reply *)calloc(a.to.n, sizeof *replies);
     if (!rcpts || !replies) {
@@ -551,6 +568,7 @@ out:
     auth_wipe(credbuf, sizeof credbuf);
     auth_wipe(user, sizeof user);
     headers_free(&hs);
+    compose_free(&a.comp);
     if (fd > 0)
         close(fd);
     free(rcpts);
