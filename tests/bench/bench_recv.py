@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Receiving: Postfix smtp-source drives smtpkit-recv and the peers in turn.
+
+1. Sink mode: smtpkit-recv --sink against Postfix smtp-sink (both accept and
+   discard), alternating A B A B for N rounds, at
+     - 1 connection carrying every message (smtp-source -s 1 -d),
+     - 1 connection at a time, a new one per message (-s 1),
+     - 50 connections, a new connection per message (-s 50),
+     - 50 connections carrying many messages each (-s 50 -d),
+   with 10 KiB messages, and 1 and 50 reused connections with 1 MiB ones.
+2. Maildir on tmpfs: smtpkit-recv --maildir against an aiosmtpd handler that
+   writes the same Maildir the same way (tmp/, fsync, rename to new/, fsync
+   new/), 10 reused connections, 10 KiB; the delivered files are counted.
+
+For each: messages/s (smtp-source's wall time) and the server's CPU time
+per message (its threads' schedstat run time before and after), as median
+(min-max) over the rounds, and our/peer ratios paired round by round.
+
+    tests/bench/bench_recv.py [--build /tmp/build-perf] [--quick] [--rounds N]
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+KIB10 = 10240
+MIB = 1024 * 1024
+
+
+def recv_argv(binary, mode):
+    def argv(port):
+        return [binary, "--listen", "127.0.0.1:%d" % port, "--quiet", "--max-sessions", "6000",
+                "--hostname", "bench.localhost"] + mode
+    return argv
+
+
+def sink_scenarios(quick):
+    k = 0.3 if quick else 1.0
+    # name, sessions, reuse, size, messages
+    return [
+        ("1 conn, reused, 10 KiB", 1, True, KIB10, int(6000 * k)),
+        ("1 conn, new per msg, 10 KiB", 1, False, KIB10, int(1500 * k)),
+        ("50 conns, new per msg, 10 KiB", 50, False, KIB10, int(3000 * k)),
+        ("50 conns, reused, 10 KiB", 50, True, KIB10, int(15000 * k)),
+        ("1 conn, reused, 1 MiB", 1, True, MIB, int(300 * k)),
+        ("50 conns, reused, 1 MiB", 50, True, MIB, int(400 * k)),
+    ]
+
+
+def measure(server, scenario):
+    name, sessions, reuse, size, msgs = scenario
+    c0 = server.cpu_s()
+    wall, _, _ = B.run_load(B.smtp_source_argv(server.port, sessions, msgs, size, reuse))
+    c1 = server.cpu_s()
+    if not server.alive():
+        sys.exit("%s died during %s" % (server.name, name))
+    return msgs / wall, (c1 - c0) * 1e6 / msgs
+
+
+def report(title, scenarios, stats, ours, peer, targets=None):
+    print()
+    print(title)
+    rows = []
+    for sc in scenarios:
+        name = sc[0]
+        ra, rb = stats.get((name, ours, "rate")), stats.get((name, peer, "rate"))
+        ca, cb = stats.get((name, ours, "cpu")), stats.get((name, peer, "cpu"))
+        rr = B.paired_ratio(ra, rb)
+        cr = B.paired_ratio(ca, cb)
+        rows.append([name, B.fmt_range(ra), B.fmt_range(rb), "%.2fx (%.2f-%.2f)" % rr,
+                     B.fmt_range(ca), B.fmt_range(cb), "%.2fx (%.2f-%.2f)" % cr])
+    B.table(rows, ["scenario", ours + " msg/s", peer + " msg/s", "rate ratio",
+                   ours + " CPU us/msg", peer + " CPU us/msg", "CPU ratio"])
+
+
+def main():
+    p = B.common_args(__doc__.split("\n")[0])
+    p.add_argument("--only", choices=["sink", "maildir"], help="run one part")
+    args = p.parse_args()
+    B.setup(args)
+    recv = B.tool(args, "bin", "smtpkit-recv")
+    B.need(B.SMTP_SOURCE)
+
+    if args.only in (None, "sink"):
+        scen = sink_scenarios(args.quick)
+        stats = B.Stats()
+        a = B.Server("smtpkit-recv", recv_argv(recv, ["--sink"]))
+        b = B.Server("smtp-sink", B.smtp_sink_argv(["-m", "6000"]))
+        print("sink: smtpkit-recv --sink (pid %d) vs smtp-sink (pid %d), %d rounds" %
+              (a.pid, b.pid, args.rounds))
+        try:
+            for sc in scen:  # warm-up: one short run each, not counted
+                for srv in (a, b):
+                    measure(srv, (sc[0], sc[1], sc[2], sc[3], max(sc[1], sc[4] // 20)))
+            for rnd in range(args.rounds):
+                for sc in scen:
+                    for srv in (a, b):
+                        rate, cpu = measure(srv, sc)
+                        stats.add((sc[0], srv.name, "rate"), rate)
+                        stats.add((sc[0], srv.name, "cpu"), cpu)
+                print("  round %d done" % (rnd + 1), flush=True)
+        finally:
+            a.stop()
+            b.stop()
+        report("Receiving, sink mode (smtp-source -> server; median (min-max) of %d rounds; "
+               "ratios paired per round)" % args.rounds, scen, stats, "smtpkit-recv", "smtp-sink")
+
+    if args.only in (None, "maildir"):
+        md_root = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        work = tempfile.mkdtemp(prefix="smtpkit-bench-", dir=md_root)
+        k = 0.4 if args.quick else 1.0
+        scen = [("10 conns, reused, 10 KiB", 10, True, KIB10, int(3000 * k)),
+                ("1 conn, reused, 10 KiB", 1, True, KIB10, int(1500 * k))]
+        stats = B.Stats()
+        try:
+            da, db = os.path.join(work, "smtpkit"), os.path.join(work, "aiosmtpd")
+            a = B.Server("smtpkit-recv", recv_argv(recv, ["--maildir", da]))
+            b = B.Server("aiosmtpd", lambda port: [
+                B.need(B.SYS_PYTHON), os.path.join(B.HERE, "aiosmtpd_maildir.py"),
+                "127.0.0.1", str(port), db])
+            print()
+            print("maildir on %s: smtpkit-recv --maildir (pid %d) vs aiosmtpd handler (pid %d)" %
+                  (md_root, a.pid, b.pid))
+            try:
+                for rnd in range(args.rounds):
+                    for sc in scen:
+                        for srv, d in ((a, da), (b, db)):
+                            newdir = os.path.join(d, "new")
+                            for n in os.listdir(newdir):
+                                os.unlink(os.path.join(newdir, n))
+                            rate, cpu = measure(srv, sc)
+                            got = len(os.listdir(newdir))
+                            if got != sc[4]:
+                                sys.exit("%s delivered %d of %d messages" % (srv.name, got, sc[4]))
+                            stats.add((sc[0], srv.name, "rate"), rate)
+                            stats.add((sc[0], srv.name, "cpu"), cpu)
+                    print("  round %d done" % (rnd + 1), flush=True)
+            finally:
+                a.stop()
+                b.stop()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report("Receiving into a Maildir on tmpfs (every message counted in new/)", scen, stats,
+               "smtpkit-recv", "aiosmtpd")
+
+
+if __name__ == "__main__":
+    main()
