@@ -39,6 +39,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* The library linked must be at least as new as the headers (docs/versioning.md). */
+    if (smtpkit_version_number() < SMTPKIT_VERSION_NUMBER) {
+        fprintf(stderr, "libsmtpkit %s is older than its headers (%s)\n", smtpkit_version(),
+                SMTPKIT_VERSION_STRING);
+        return 1;
+    }
+
     memset(&opt, 0, sizeof opt);
     snprintf(host, sizeof host, "%s", argv[1]);
     /* "name:port", "[v6]:port"; a bare IPv6 address has no port */

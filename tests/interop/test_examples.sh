@@ -5,6 +5,8 @@
 #   custom_io       client and server over a hand-written smtpkit_io, in one process
 #   send_one        smtpkit_send() into smtpkit-recv's Maildir
 #   client_session  the sans-I/O client over its own poll() loop, 3 messages, one connection
+#   compose_send    the message builder (attachment, Bcc) and smtpkit_send()
+#   server_loop     the library's event loop (smtpkit_loop) fed by swaks
 #   server_epoll    the server session in a caller-owned epoll loop, fed by swaks
 #                   (pipelining, an attachment, an asynchronous RCPT refusal) and by
 #                   send_one / client_session into its --store directory; SIGTERM
@@ -43,7 +45,7 @@ if [ $rc -eq 0 ] && grep -q "arrived byte for byte" <<<"$out" &&
 else bad "custom_io: rc=$rc"; echo "$out"; fi
 
 # ---- a receiver for the client examples --------------------------------------
-"$BIN/smtpkit-recv" --listen 127.0.0.1:0 --maildir "$WORK/md" --quiet >"$WORK/recv.out" 2>&1 &
+"$BIN/smtpkit-recv" --listen 127.0.0.1:0 --maildir "$WORK/md" >"$WORK/recv.out" 2>&1 &
 RECV=$!
 if ! port=$(listen_port "$WORK/recv.out"); then
   bad "smtpkit-recv did not start"; cat "$WORK/recv.out"; echo "$pass passed, $((fails)) failed"; exit 1
@@ -72,10 +74,32 @@ if [ $rc -eq 0 ] && [ "$files" -eq 4 ] && [ "$n_ehlo" -eq 1 ] &&
    grep -l "^Subject: message 3 of 3" "$WORK"/md/new/* >/dev/null; then
   ok "client_session: 3 messages over one connection (one EHLO), all stored"
 else bad "client_session: rc=$rc files=$files ehlo=$n_ehlo"; echo "$out"; fi
+# ---- compose_send ------------------------------------------------------------------
+printf 'attached bytes\n' >"$WORK/att.txt"
+out=$(timeout 30 "$BIN/compose_send" "127.0.0.1:$port" ann@example.org bob@example.net "$WORK/att.txt" 2>&1); rc=$?
+f=$(ls -t "$WORK"/md/new/* | head -1)
+if [ $rc -eq 0 ] && [ "$(ls "$WORK/md/new" | wc -l)" -eq 5 ] && grep -q "to 2 recipient(s): success; 250" <<<"$out" &&
+   grep -q '^Content-Disposition: attachment; filename="att.txt"' "$f" && grep -q "^YXR0YWNoZWQgYnl0ZXMK" "$f" &&
+   grep -q "^Subject: Rapport trimestriel =?UTF-8?" "$f" && ! grep -qi "^Bcc:" "$f" &&
+   grep -q "to=<bob@example.net>,<archive@example.org>" "$WORK/recv.out"; then
+  ok "compose_send: MIME message with an attachment stored; Bcc in the envelope only"
+else bad "compose_send: rc=$rc"; echo "$out"; cat "$f" "$WORK/recv.out"; fi
 kill $RECV; wait $RECV 2>/dev/null
 
+# ---- server_loop ---------------------------------------------------------------
+"$BIN/server_loop" --count 1 127.0.0.1:0 >"$WORK/loop.out" 2>&1 &
+LP=$!
+if port=$(listen_port "$WORK/loop.out"); then
+  timeout 30 swaks --server "127.0.0.1:$port" --from a@example.org --to b@example.net \
+    --header "Subject: loop test" >"$WORK/swaks.out" 2>&1; rc=$?
+  timeout 10 tail --pid=$LP -f /dev/null; wait $LP; erc=$?
+  if [ $rc -eq 0 ] && [ $erc -eq 0 ] && grep -q "^Received: from .*(\[127.0.0.1\])" "$WORK/loop.out" &&
+     grep -q "by server-loop.example with ESMTP id" "$WORK/loop.out" && grep -q "^Subject: loop test" "$WORK/loop.out"; then
+    ok "server_loop --count 1: smtpkit_loop received a message with its Received: header, then stopped"
+  else bad "server_loop: swaks rc=$rc exit=$erc"; cat "$WORK/swaks.out" "$WORK/loop.out"; fi
+else bad "server_loop did not start"; cat "$WORK/loop.out"; fi
+
 # ---- server_epoll --------------------------------------------------------------
-printf 'attached bytes\n' >"$WORK/att.txt"
 "$BIN/server_epoll" --once 127.0.0.1:0 >"$WORK/epoll.out" 2>&1 &
 EP=$!
 if port=$(listen_port "$WORK/epoll.out"); then
