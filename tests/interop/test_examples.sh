@@ -12,6 +12,7 @@
 #                   send_one / client_session into its --store directory; SIGTERM
 #   server_static   static memory only: its no-allocation-after-start-up check passes
 #                   over a whole conversation, and fails when the rule is broken
+#   security_checks smuggling, STARTTLS and header injection attempts, all refused
 #   parse_demo      the push parsers over a recorded conversation
 set -uo pipefail
 BIN=${SMTPKIT_BIN_DIR:?}
@@ -159,6 +160,13 @@ out=$(printf 'QUIT\r\n' | timeout 30 "$BIN/server_static" --alloc-after-start 2>
 if [ $rc -eq 1 ] && grep -q "1 after start-up" <<<"$out" && grep -q FAILED <<<"$out"; then
   ok "server_static: the check catches an allocation after start-up"
 else bad "server_static --alloc-after-start: rc=$rc"; echo "$out"; fi
+
+# ---- security_checks -------------------------------------------------------------
+out=$(timeout 30 "$BIN/security_checks" 2>&1); rc=$?
+held=$(grep -c "^held " <<<"$out")
+if [ $rc -eq 0 ] && [ "$held" -ge 10 ] && ! grep -q FAILED <<<"$out"; then
+  ok "security_checks: $held attacks of docs/security.md stopped"
+else bad "security_checks: rc=$rc held=$held"; echo "$out"; fi
 
 # ---- parse_demo ----------------------------------------------------------------
 out=$(timeout 30 "$BIN/parse_demo" 2>&1); rc=$?
