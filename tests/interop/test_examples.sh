@@ -14,6 +14,7 @@
 #                   over a whole conversation, and fails when the rule is broken
 #   security_checks smuggling, STARTTLS and header injection attempts, all refused
 #   parse_demo      the push parsers over a recorded conversation
+#   demo.sh         the README's end-to-end demo (with this build's tools)
 set -uo pipefail
 BIN=${SMTPKIT_BIN_DIR:?}
 WORK=$(mktemp -d)
@@ -171,6 +172,13 @@ else bad "security_checks: rc=$rc held=$held"; echo "$out"; fi
 # ---- parse_demo ----------------------------------------------------------------
 out=$(timeout 30 "$BIN/parse_demo" 2>&1); rc=$?
 check "parse_demo runs (rc=$rc)" test $rc -eq 0 -a -n "$out"
+
+# ---- demo.sh (the README's first command), on the tools of this build ------------
+out=$(SMTPKIT_DEMO_BIN="$BIN" timeout 60 bash "${SMTPKIT_SOURCE_DIR:?}/examples/demo.sh" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^message: 250" <<<"$out" && grep -q '^Content-Disposition: attachment; filename="report.csv"' <<<"$out" &&
+   grep -q "^Subject: Quarterly report" <<<"$out" && grep -q "exit status 0" <<<"$out"; then
+  ok "demo.sh: receiver started, composed message with attachment sent, stored file shown, receiver stopped"
+else bad "demo.sh: rc=$rc"; echo "$out"; fi
 
 echo "$pass passed, $fails failed"
 [ $fails -eq 0 ]
