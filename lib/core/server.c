@@ -1469,6 +1469,11 @@ int smtpkit_server_resume(smtpkit_server *s, const smtpkit_server_decision *d)
 
 int smtpkit_server_paused(const smtpkit_server *s) { return s && s->paused; }
 
+int smtpkit__server_in_data(const smtpkit_server *s)
+{
+    return s && !s->paused && !s->fatal && (s->state == SRV_DATA || s->state == SRV_BDAT);
+}
+
 int smtpkit_server_tick(smtpkit_server *s, uint64_t now_ms)
 {
     if (!s || !s->started || s->eof || s->fatal)

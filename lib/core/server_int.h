@@ -1,4 +1,5 @@
-/* Private to the server session (server.c, server_text.c). Not installed. */
+/* Private to the server session (server.c, server_text.c; the POSIX event
+ * loop uses smtpkit__server_in_data). Not installed. */
 #ifndef SMTPKIT_SERVER_INT_H
 #define SMTPKIT_SERVER_INT_H
 
@@ -119,7 +120,19 @@ size_t smtpkit__server_received(char *dst, size_t cap, const char *helo, size_t 
 /* Decimal of v into buf (at least 21 bytes); returns the length. */
 size_t smtpkit__u64_dec(char *buf, uint64_t v);
 
+/* RFC 4954 4: a response line in an AUTH exchange may be "much longer than
+ * normal SMTP commands"; 12288 octets (with CRLF) is the sufficient limit it
+ * names. Only a line that outgrows line[] gets a buffer this size, for the
+ * time of that line. */
+#define SMTPKIT__AUTH_LINE_MAX 12288
+
 /* Bytes the Received: header can take at most. */
 #define SMTPKIT__RECEIVED_MAX 1200
+
+/* Non-zero while the session is inside message data (DATA, or a BDAT chunk
+ * not yet complete) and not paused: what it is fed next is body bytes that
+ * it takes whole. The event loop reads big then (one read for a 10 KiB
+ * message instead of a small command-sized read and another). */
+int smtpkit__server_in_data(const smtpkit_server *s);
 
 #endif /* SMTPKIT_SERVER_INT_H */

@@ -33,6 +33,7 @@
 
 #include "internal.h"
 #include "loop_int.h"
+#include "server_int.h"
 #include "smtpkit/posix.h"
 
 #define NOT_IN_HEAP 0xffffffffu
@@ -475,14 +476,21 @@ static int conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
                     progress = 1;
             }
             if (readable && (want & SMTPKIT_SERVER_WANT_READ)) {
+                /* Message data is taken whole: read big inside it (one
+                 * recv for a 10 KiB message), and after full reads that
+                 * were all taken; commands come in small reads. */
+                size_t want_len = c->bulk || l->rbuf_len < SMALL_READ || smtpkit__server_in_data(s)
+                                      ? l->rbuf_len
+                                      : SMALL_READ;
                 readable = 0;
-                size_t want_len = c->bulk || l->rbuf_len < SMALL_READ ? l->rbuf_len : SMALL_READ;
                 n = conn_peek_read(c, l->rbuf, want_len);
                 if (n > 0) {
                     smtpkit_ssize r = smtpkit_server_feed(s, l->rbuf, (size_t)n);
-                    /* message data arrives in full reads and is all taken:
-                     * then read big */
                     c->bulk = (size_t)n == want_len && r == n;
+                    /* A full read that was all taken: more is most likely
+                     * waiting, read it now rather than after another
+                     * epoll_wait (the loop bounds this at 64 reads). */
+                    readable = c->bulk && !c->peek;
                     if (c->peek) {
                         /* take from the socket exactly what the session took;
                          * the rest stays in the kernel (no stash) */
