@@ -174,10 +174,10 @@ static int cb_data_end(void *u, const smtpkit_server_message *m, smtpkit_server_
                          "Local error in processing, message not stored");
             fprintf(stderr, "smtpkit-recv: cannot store a message: %s\n", strerror(errno));
         }
-        snprintf(size, sizeof size, " size=%llu", (unsigned long long)m->size);
-        log_add(r, size, strlen(size));
-        {
+        if (!r->app->quiet) { /* no formatting per message for nobody */
             char res[340];
+            snprintf(size, sizeof size, " size=%llu", (unsigned long long)m->size);
+            log_add(r, size, strlen(size));
             snprintf(res, sizeof res, "%d %s %s", r->result, r->result == 250 ? "2.0.0" : "4.3.0",
                      r->msg ? r->msg->reply : "Ok");
             log_line(r, res);
