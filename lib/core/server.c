@@ -1012,8 +1012,13 @@ static int data_allowed(smtpkit_server *s)
         return -1;
     }
     if (s->nrcpt == 0) {
-        /* RFC 5321 3.3 and RFC 2920 3.1: after refused recipients. */
-        put_reply(s, 554, "5.5.1", NULL, "No valid recipients");
+        /* RFC 5321 3.3 and RFC 2920 3.1: after refused recipients, 554 (or
+         * 503); RFC 2033 4.2: in LMTP "the DATA command MUST fail with a
+         * 503 reply code". */
+        if (FLAG(s, SMTPKIT_SERVER_LMTP))
+            put_reply(s, 503, "5.5.1", NULL, "No valid recipients");
+        else
+            put_reply(s, 554, "5.5.1", NULL, "No valid recipients");
         return -1;
     }
     return 0;
