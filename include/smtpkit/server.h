@@ -534,7 +534,11 @@ typedef struct smtpkit_server_auth_ops {
  * Plug in AUTH for this session (`ops` NULL removes it). `ops` must outlive
  * the session; `ctx` is passed to its functions. AUTH is then offered after
  * EHLO once TLS is active (or always with #SMTPKIT_SERVER_AUTH_PLAINTEXT).
- * Response lines are limited by smtpkit_server_config::max_command_line.
+ * Response lines may be up to 12288 octets (RFC 4954 4), whatever
+ * smtpkit_server_config::max_command_line: one longer than that line buffer
+ * is held in a buffer allocated for that line only (freed once step() has
+ * returned; no memory for it is answered like a line over 12288, 500 5.5.6).
+ * The line given to step() is valid only during the call.
  * @return 0, or SMTPKIT_ERR_STATE during an exchange.
  */
 SMTPKIT_API int smtpkit_server_set_auth(smtpkit_server *s, const smtpkit_server_auth_ops *ops,

@@ -13,6 +13,7 @@
  * short 421 which the minimum buffer size leaves room for). So writing a
  * reply never fails and never needs a second buffer. */
 #include "server_int.h"
+#include "md5.h" /* smtpkit__wipe */
 
 /* ------------------------------------------------------------------------ */
 /* configuration                                                             */
@@ -1286,8 +1287,49 @@ static void do_line(smtpkit_server *s, const char *l, size_t n)
     }
 }
 
+/* RFC 4954 4: responses in an AUTH exchange "can be much longer than normal
+ * SMTP commands" and servers "MUST be able to handle" what their mechanisms
+ * produce; 12288 octets is the limit it calls sufficient. line[] stays at
+ * max_command_line, so an idle session costs no more: a response line that
+ * outgrows it moves to a buffer allocated for that line and freed (wiped: it
+ * holds credentials) once the provider has read it. */
+static size_t line_max(const smtpkit_server *s)
+{
+    if (s->state == SRV_AUTH && s->line_cap < SMTPKIT__AUTH_LINE_MAX)
+        return SMTPKIT__AUTH_LINE_MAX;
+    return s->line_cap;
+}
+
+/* The buffer for a partial line of `need` bytes, or NULL (no memory). */
+static char *line_room(smtpkit_server *s, size_t need)
+{
+    char *b;
+    if (s->line_big)
+        return s->u.auth_line;
+    if (need <= (size_t)s->line_cap - 1)
+        return line_buf(s);
+    b = (char *)smtpkit__malloc(&s->mem, SMTPKIT__AUTH_LINE_MAX);
+    if (!b)
+        return NULL;
+    memcpy(b, line_buf(s), s->line_len);
+    s->u.auth_line = b;
+    s->line_big = 1;
+    return b;
+}
+
+static void line_big_free(smtpkit_server *s)
+{
+    if (!s->line_big)
+        return;
+    smtpkit__wipe(s->u.auth_line, SMTPKIT__AUTH_LINE_MAX);
+    smtpkit__free(&s->mem, s->u.auth_line);
+    s->u.auth_line = NULL;
+    s->line_big = 0;
+}
+
 static void line_too_long(smtpkit_server *s)
 {
+    line_big_free(s);
     if (s->state == SRV_AUTH) {
         auth_cancel(s);
         s->state = SRV_CMD;
@@ -1300,9 +1342,10 @@ static void line_too_long(smtpkit_server *s)
 static size_t line_input(smtpkit_server *s, const char *p, size_t n)
 {
     const char *lf = (const char *)memchr(p, '\n', n);
-    size_t max = s->line_cap; /* including CRLF */
+    size_t max = line_max(s); /* including CRLF */
     size_t take, ll;
     const char *l;
+    char *buf;
     if (s->skipping) {
         if (!lf)
             return n;
@@ -1313,11 +1356,13 @@ static size_t line_input(smtpkit_server *s, const char *p, size_t n)
     }
     if (!lf) {
         /* A partial line: keep it, unless it can no longer fit. */
-        if (s->line_len + n > max - 1) {
+        if (s->line_len + n > max - 1 || !(buf = line_room(s, s->line_len + n))) {
+            /* (no memory for a long AUTH line: refused as too long, 5.5.6) */
             s->line_len = 0;
             s->skipping = 1;
+            line_big_free(s);
         } else {
-            memcpy(line_buf(s) + s->line_len, p, n);
+            memcpy(buf + s->line_len, p, n);
             s->line_len = (uint16_t)(s->line_len + n);
         }
         return n;
@@ -1325,13 +1370,13 @@ static size_t line_input(smtpkit_server *s, const char *p, size_t n)
     take = (size_t)(lf - p) + 1;
     s->activity = 1; /* a whole line: the command timer starts again */
     if (s->line_len) {
-        if (s->line_len + take - 1 > max - 1) {
+        if (s->line_len + take - 1 > max - 1 || !(buf = line_room(s, s->line_len + take - 1))) {
             s->line_len = 0;
             line_too_long(s);
             return take;
         }
-        memcpy(line_buf(s) + s->line_len, p, take - 1);
-        l = line_buf(s);
+        memcpy(buf + s->line_len, p, take - 1);
+        l = buf;
         ll = s->line_len + take - 1;
         s->line_len = 0;
     } else {
@@ -1346,6 +1391,7 @@ static size_t line_input(smtpkit_server *s, const char *p, size_t n)
         return take;
     }
     do_line(s, l, ll);
+    line_big_free(s); /* the provider has read it (the view lives for the call) */
     return take;
 }
 
@@ -1715,6 +1761,7 @@ void smtpkit_server_free(smtpkit_server *s)
     msg_abort(s, SMTPKIT_ERR_CLOSED);
     if (s->state == SRV_AUTH)
         auth_cancel(s);
+    line_big_free(s);
     mem = s->mem;
     smtpkit__free(&mem, s);
 }

@@ -89,10 +89,12 @@ struct smtpkit_server {
     uint8_t bdat_discard;   /* the current chunk is thrown away (already answered) */
     uint8_t bdat_last;
     uint8_t ended;          /* LMTP: the message went to on_data_end at least once */
+    uint8_t line_big;       /* SRV_AUTH: the partial line is in u.auth_line, not line[] */
 
     union {
         smtpkit_data_decoder dec;   /* SRV_DATA */
         smtpkit_bdat_counter bdat;  /* SRV_BDAT */
+        char *auth_line;            /* SRV_AUTH with line_big: SMTPKIT__AUTH_LINE_MAX bytes */
     } u;
     /* followed by: out[out_cap], line[line_cap], helo[SMTPKIT_SERVER_HELO_MAX] */
 };

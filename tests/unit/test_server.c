@@ -1313,14 +1313,32 @@ TEST(auth_hook)
     CHECK(!smtpkit_server_paused(s));
     CHECK_INT(smtpkit_server_auth_challenge(s, "Zm9v", 4), SMTPKIT_ERR_STATE);
     {
-        char big[700];
+        /* RFC 4954 4: a response line longer than a command line, up to
+         * 12288 octets with CRLF, reaches the provider (whole or in pieces);
+         * one octet more is "500 5.5.6" and cancels the exchange. */
+        static char big[12289];
+        size_t i, n;
         memset(big, 'A', sizeof big);
         big[698] = '\r';
         big[699] = '\n';
-        CHECK_INT(smtpkit_server_feed(s, big, sizeof big), 700);
+        CHECK_INT(smtpkit_server_feed(s, big, 700), 700);
+        take_out(s, out, sizeof out);
+        CHECK_STR(out, "334 Zm9v\r\n535 5.7.8 Authentication credentials invalid\r\n");
+        CHECK_INT(fa.cancels, 0);
+        fa.pause = 0;
+        for (n = 12288; n <= 12289; n++) {
+            memset(big, 'A', sizeof big);
+            big[n - 2] = '\r';
+            big[n - 1] = '\n';
+            feed_str(s, "AUTH PLAIN\r\n");
+            for (i = 0; i < n; i += 1000)
+                CHECK_INT(smtpkit_server_feed(s, big + i, n - i < 1000 ? n - i : 1000),
+                          n - i < 1000 ? n - i : 1000);
+            take_out(s, out, sizeof out);
+            CHECK_STR(out, n == 12288 ? "334 \r\n535 5.7.8 Authentication credentials invalid\r\n"
+                                      : "334 \r\n500 5.5.6 Line too long\r\n");
+        }
     }
-    take_out(s, out, sizeof out);
-    CHECK_STR(out, "334 Zm9v\r\n500 5.5.6 Line too long\r\n");
     CHECK_INT(fa.cancels, 1);
     /* EOF in the middle of an exchange cancels too */
     feed_str(s, "AUTH PLAIN\r\n");
