@@ -295,6 +295,24 @@ static void usage(FILE *f)
             secure_usage());
 }
 
+/* The PORT of ADDR:PORT or [IPv6]:PORT is 0..65535: getaddrinfo() takes
+ * "70000" and the socket would listen on 70000 - 65536 = 4464. */
+static int listen_port_ok(const char *a)
+{
+    const char *c = strrchr(a, ':');
+    unsigned long port = 0;
+    if (!c || !c[1])
+        return 0;
+    for (c++; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return 0;
+        port = port * 10 + (unsigned long)(*c - '0');
+        if (port > 65535)
+            return 0;
+    }
+    return 1;
+}
+
 /* "--name value" or "--name=value" */
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
 {
@@ -347,6 +365,11 @@ int main(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--listen")) != NULL) {
             if (nlisten == MAX_LISTEN) {
                 fprintf(stderr, "smtpkit-recv: at most %d --listen\n", MAX_LISTEN);
+                return EX_USAGE;
+            }
+            if (!listen_port_ok(v)) {
+                fprintf(stderr, "smtpkit-recv: bad --listen address %s (ADDR:PORT, [IPv6]:PORT, "
+                                "PORT 0-65535)\n", v);
                 return EX_USAGE;
             }
             listen_addr[nlisten++] = v;
