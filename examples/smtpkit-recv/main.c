@@ -472,6 +472,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "smtpkit-recv: cannot create the event loop: %s\n", strerror(errno));
         return EX_OSERR;
     }
+    /* Before the first "listening on" line: whoever starts us may signal
+     * as soon as it reads it, and must get the clean stop (exit 0). */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
     for (i = 0; i < nlisten; i++) {
         char bound[128];
         int fd = smtpkit_posix_listen(listen_addr[i], 511, bound, sizeof bound);
@@ -492,14 +502,6 @@ int main(int argc, char **argv)
         printf("listening on %s\n", bound);
     }
     fflush(stdout);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
 
     r = smtpkit_loop_run(g_loop);
     smtpkit_loop_free(g_loop);
