@@ -23,6 +23,10 @@
 #include "smtpkit/posix.h"
 #include "smtpkit/posix_client.h"
 
+#ifndef MSG_NOSIGNAL /* not on every system: there, ignore SIGPIPE instead */
+#define MSG_NOSIGNAL 0
+#endif
+
 #define MAX_MESSAGES 16
 
 typedef struct app {

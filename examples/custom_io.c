@@ -25,6 +25,10 @@
 
 #include "smtpkit/smtpkit.h"
 
+#ifndef MSG_NOSIGNAL /* not on every system: there, ignore SIGPIPE instead */
+#define MSG_NOSIGNAL 0
+#endif
+
 /* ---- the transport: what a port to a new platform writes --------------- */
 
 typedef struct fd_io {
