@@ -8,6 +8,8 @@
      - 50 connections, a new connection per message (-s 50),
      - 50 connections carrying many messages each (-s 50 -d),
    with 10 KiB messages, and 1 and 50 reused connections with 1 MiB ones.
+   bench_floor (canned replies and a memmem for the end of data, nothing
+   else) runs alongside as the floor a real server can approach.
 2. Maildir on tmpfs: smtpkit-recv --maildir against an aiosmtpd handler that
    writes the same Maildir the same way (tmp/, fsync, rename to new/, fsync
    new/), 10 reused connections, 10 KiB; the delivered files are counted.
@@ -60,25 +62,26 @@ def measure(server, scenario):
     return msgs / wall, (c1 - c0) * 1e6 / msgs
 
 
-def report(title, scenarios, stats, ours, peer, targets=None):
+def report(title, scenarios, stats, names, peer):
     print()
     print(title)
     rows = []
     for sc in scenarios:
         name = sc[0]
-        ra, rb = stats.get((name, ours, "rate")), stats.get((name, peer, "rate"))
-        ca, cb = stats.get((name, ours, "cpu")), stats.get((name, peer, "cpu"))
-        rr = B.paired_ratio(ra, rb)
-        cr = B.paired_ratio(ca, cb)
-        rows.append([name, B.fmt_range(ra), B.fmt_range(rb), "%.2fx (%.2f-%.2f)" % rr,
-                     B.fmt_range(ca), B.fmt_range(cb), "%.2fx (%.2f-%.2f)" % cr])
-    B.table(rows, ["scenario", ours + " msg/s", peer + " msg/s", "rate ratio",
-                   ours + " CPU us/msg", peer + " CPU us/msg", "CPU ratio"])
+        rb, cb = stats.get((name, peer, "rate")), stats.get((name, peer, "cpu"))
+        for srv in names:
+            ra, ca = stats.get((name, srv, "rate")), stats.get((name, srv, "cpu"))
+            rows.append([name, srv, B.fmt_range(ra), "%.2fx (%.2f-%.2f)" % B.paired_ratio(ra, rb),
+                         B.fmt_range(ca), "%.2fx (%.2f-%.2f)" % B.paired_ratio(ca, cb)])
+    B.table(rows, ["scenario", "server", "msg/s", "vs " + peer, "server CPU us/msg",
+                   "vs " + peer])
 
 
 def main():
     p = B.common_args(__doc__.split("\n")[0])
     p.add_argument("--only", choices=["sink", "maildir"], help="run one part")
+    p.add_argument("--no-floor", action="store_true",
+                   help="leave out bench_floor (a canned-reply responder: the floor)")
     args = p.parse_args()
     B.setup(args)
     recv = B.tool(args, "bin", "smtpkit-recv")
@@ -87,26 +90,30 @@ def main():
     if args.only in (None, "sink"):
         scen = sink_scenarios(args.quick)
         stats = B.Stats()
-        a = B.Server("smtpkit-recv", recv_argv(recv, ["--sink"]))
-        b = B.Server("smtp-sink", B.smtp_sink_argv(["-m", "6000"]))
-        print("sink: smtpkit-recv --sink (pid %d) vs smtp-sink (pid %d), %d rounds" %
-              (a.pid, b.pid, args.rounds))
+        servers = [B.Server("smtpkit-recv", recv_argv(recv, ["--sink"])),
+                   B.Server("smtp-sink", B.smtp_sink_argv(["-m", "6000"]))]
+        floor = os.path.join(args.build, "bench", "bench_floor")
+        if not args.no_floor and os.access(floor, os.X_OK):
+            servers.append(B.Server("floor", lambda port: [floor, "127.0.0.1:%d" % port]))
+        print("sink: %s, %d rounds" % (", ".join("%s (pid %d)" % (x.name, x.pid) for x in servers),
+                                      args.rounds))
         try:
             for sc in scen:  # warm-up: one short run each, not counted
-                for srv in (a, b):
+                for srv in servers:
                     measure(srv, (sc[0], sc[1], sc[2], sc[3], max(sc[1], sc[4] // 20)))
             for rnd in range(args.rounds):
                 for sc in scen:
-                    for srv in (a, b):
+                    for srv in servers:
                         rate, cpu = measure(srv, sc)
                         stats.add((sc[0], srv.name, "rate"), rate)
                         stats.add((sc[0], srv.name, "cpu"), cpu)
                 print("  round %d done" % (rnd + 1), flush=True)
         finally:
-            a.stop()
-            b.stop()
+            for srv in servers:
+                srv.stop()
         report("Receiving, sink mode (smtp-source -> server; median (min-max) of %d rounds; "
-               "ratios paired per round)" % args.rounds, scen, stats, "smtpkit-recv", "smtp-sink")
+               "ratios paired per round)" % args.rounds, scen, stats,
+               [x.name for x in servers], "smtp-sink")
 
     if args.only in (None, "maildir"):
         md_root = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
@@ -144,7 +151,7 @@ def main():
         finally:
             shutil.rmtree(work, ignore_errors=True)
         report("Receiving into a Maildir on tmpfs (every message counted in new/)", scen, stats,
-               "smtpkit-recv", "aiosmtpd")
+               ["smtpkit-recv", "aiosmtpd"], "aiosmtpd")
 
 
 if __name__ == "__main__":
