@@ -1,4 +1,5 @@
-/* smtpkit-send -t: recipients from To/Cc/Bcc, and the message without Bcc. */
+/* smtpkit-send -t: recipients from To/Cc/Bcc (or Resent-To/Cc/Bcc), and the
+ * message without Bcc and Resent-Bcc. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,19 @@ static smtpkit_ssize hdr_read(void *ctx, char *buf, size_t len)
     }
 }
 
+/* The end of the field that starts at i: its first line and every
+ * continuation line (RFC 5322 2.2.3). */
+static size_t field_end(const char *b, size_t i, size_t end)
+{
+    size_t j = i;
+    for (;;) {
+        const char *nl = (const char *)memchr(b + j, '\n', end - j);
+        j = nl ? (size_t)(nl - b) + 1 : end;
+        if (j >= end || (b[j] != ' ' && b[j] != '\t'))
+            return j;
+    }
+}
+
 /* Offset just past the empty line that ends the header block, or 0. */
 static size_t header_end(const char *b, size_t n)
 {
@@ -230,6 +244,7 @@ int headers_extract(int fd, addr_list *rcpts, smtpkit_source *src, hdr_source *h
                     size_t errlen)
 {
     size_t cap = 64 * 1024, got = 0, end = 0, i, o;
+    int resent = 0;
     char *b = (char *)malloc(cap);
     memset(h, 0, sizeof *h);
     h->fd = fd;
@@ -271,20 +286,27 @@ int headers_extract(int fd, addr_list *rcpts, smtpkit_source *src, hdr_source *h
         }
         got += (size_t)n;
     }
-    /* walk the fields: collect addresses, drop Bcc (RFC 5322 3.6.3: the
-     * blind copies must not be seen by the other recipients) */
+    /* A message being resent (RFC 5322 3.6.6) goes to its Resent-To/Cc/Bcc
+     * recipients, not to the original ones, as sendmail -t and Postfix do. */
+    for (i = 0; i < end; i = field_end(b, i, end)) {
+        size_t j = field_end(b, i, end);
+        if (field_is(b + i, j - i, "resent-to") || field_is(b + i, j - i, "resent-cc") ||
+            field_is(b + i, j - i, "resent-bcc"))
+            resent = 1;
+    }
+    /* walk the fields: collect addresses, drop Bcc and Resent-Bcc (RFC 5322
+     * 3.6.3, 3.6.6: the blind copies must not be seen by the other
+     * recipients) */
     for (i = 0, o = 0; i < end;) {
-        size_t j = i, k;
+        size_t j = field_end(b, i, end), k;
         int is_bcc, want;
-        /* a field: its first line and every continuation line (RFC 5322 2.2.3) */
-        for (;;) {
-            const char *nl = memchr(b + j, '\n', end - j);
-            j = nl ? (size_t)(nl - b) + 1 : end;
-            if (j >= end || (b[j] != ' ' && b[j] != '\t'))
-                break;
-        }
-        is_bcc = field_is(b + i, j - i, "bcc");
-        want = is_bcc || field_is(b + i, j - i, "to") || field_is(b + i, j - i, "cc");
+        is_bcc = field_is(b + i, j - i, "bcc") || field_is(b + i, j - i, "resent-bcc");
+        if (resent)
+            want = field_is(b + i, j - i, "resent-to") || field_is(b + i, j - i, "resent-cc") ||
+                   field_is(b + i, j - i, "resent-bcc");
+        else
+            want = field_is(b + i, j - i, "bcc") || field_is(b + i, j - i, "to") ||
+                   field_is(b + i, j - i, "cc");
         if (want) {
             size_t colon = (size_t)((const char *)memchr(b + i, ':', j - i) - b);
             if (parse_address_list(b + colon + 1, j - colon - 1, rcpts) != 0) {

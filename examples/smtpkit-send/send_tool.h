@@ -27,8 +27,10 @@ void addr_list_free(addr_list *l);
 /*
  * -t (as sendmail -t): read the header block of the message from `fd`
  * (up to the empty line), add the addresses of every To, Cc and Bcc field
- * to `rcpts`, and make `src` read the message without its Bcc fields
- * (folded continuation lines included) followed by the rest of `fd`.
+ * to `rcpts` (of every Resent-To, Resent-Cc and Resent-Bcc field instead
+ * when there is one: a resent message, RFC 5322 3.6.6), and make `src` read
+ * the message without its Bcc and Resent-Bcc fields (folded continuation
+ * lines included) followed by the rest of `fd`.
  * `state` must outlive `src`. Returns 0, EXIT_DATAERR (header block too
  * large or an address list that cannot be parsed) or EXIT_NOINPUT (read
  * error); `err` then says why.
