@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "send_tool.h"
@@ -221,6 +222,17 @@ static size_t field_end(const char *b, size_t i, size_t end)
     }
 }
 
+/* Read again from the start: the kept header block, then fd from where the
+ * header reading stopped (only when fd is a regular file, see below). */
+static int hdr_rewind(void *ctx)
+{
+    hdr_source *h = (hdr_source *)ctx;
+    h->pos = 0;
+    if (!h->eof && lseek(h->fd, (off_t)h->fd_off, SEEK_SET) != (off_t)h->fd_off)
+        return SMTPKIT_ERR_STATE;
+    return 0;
+}
+
 /* Offset just past the empty line that ends the header block, or 0. */
 static size_t header_end(const char *b, size_t n)
 {
@@ -330,6 +342,17 @@ int headers_extract(int fd, addr_list *rcpts, smtpkit_source *src, hdr_source *h
     src->rewind = NULL;
     src->ctx = h;
     src->size = -1;
+    /* A regular file (smtpkit-send spools a pipe into one) gives the size
+     * for SIZE= and a second reading for the 8-bit scan. */
+    {
+        struct stat st;
+        h->fd_off = got;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == (off_t)got &&
+            (uint64_t)st.st_size >= got) {
+            src->size = (int64_t)(h->len + ((size_t)st.st_size - got));
+            src->rewind = hdr_rewind;
+        }
+    }
     return 0;
 }
 

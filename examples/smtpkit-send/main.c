@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -154,6 +155,65 @@ static int error_exit(int err, int code)
          * SMTPUTF8, TLS required, AUTH not offered, not built in) */
         return code ? class_exit(code) : EXIT_UNAVAILABLE;
     }
+}
+
+/* ---- the message ------------------------------------------------------------- */
+
+/* A message on a pipe has no size and cannot be read twice. Copied to an
+ * unlinked temporary file (memory stays constant) it has both, so the
+ * session can declare SIZE= (RFC 1870 5), refuse before MAIL a message over
+ * the server's SIZE, and scan for 8-bit data before it chooses BODY= (RFC
+ * 6152; RFC 5321 2.4: no 8-bit data to a server without 8BITMIME). A
+ * regular file read from its start is used as it is. Returns the fd to read
+ * from, or -EXIT_* with `err` set. */
+static int spool_input(int fd, char *err, size_t errlen)
+{
+    struct stat st;
+    char path[4096];
+    const char *dir = getenv("TMPDIR");
+    static char buf[65536];
+    int t;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == 0)
+        return fd;
+    if (!dir || !*dir || strlen(dir) > sizeof path - 32)
+        dir = "/tmp";
+    snprintf(path, sizeof path, "%s/smtpkit-send.XXXXXX", dir);
+    t = mkstemp(path);
+    if (t < 0) {
+        snprintf(err, errlen, "cannot make a temporary file in %s: %s", dir, strerror(errno));
+        return -EXIT_TEMPFAIL;
+    }
+    unlink(path);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf), w = 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "cannot read the message: %s", strerror(errno));
+            close(t);
+            return -EXIT_NOINPUT;
+        }
+        if (n == 0)
+            break;
+        while (w < n) {
+            ssize_t k = write(t, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                snprintf(err, errlen, "cannot write a temporary file in %s: %s", dir,
+                         k < 0 ? strerror(errno) : "short write");
+                close(t);
+                return -EXIT_TEMPFAIL;
+            }
+            w += k;
+        }
+    }
+    if (lseek(t, 0, SEEK_SET) != 0) {
+        snprintf(err, errlen, "cannot rewind a temporary file: %s", strerror(errno));
+        close(t);
+        return -EXIT_TEMPFAIL;
+    }
+    return t;
 }
 
 /* ---- command line ------------------------------------------------------------ */
@@ -403,6 +463,17 @@ int main(int argc, char **argv)
             code = EXIT_NOINPUT;
             goto out;
         }
+    }
+    if (!a.comp.any) {
+        int sp = spool_input(fd, errbuf, sizeof errbuf);
+        if (sp < 0) {
+            fprintf(stderr, "%s: %s\n", prog, errbuf);
+            code = -sp;
+            goto out;
+        }
+        if (sp != fd && fd > 0)
+            close(fd);
+        fd = sp;
     }
     if (a.comp.any) {
         code = compose_build(&a.comp, a.from, &a.to, &src);

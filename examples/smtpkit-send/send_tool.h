@@ -40,6 +40,7 @@ typedef struct hdr_source {
     size_t len, pos;
     int fd;
     int eof;
+    size_t fd_off;   /* bytes read from fd with the header block (rewind point) */
 } hdr_source;
 
 int headers_extract(int fd, addr_list *rcpts, smtpkit_source *src, hdr_source *state,
