@@ -56,6 +56,7 @@ int store_open(store *st, store_kind kind, const char *path, const char *hostnam
     st->kind = kind;
     st->path = path;
     st->newdir_fd = -1;
+    st->pid = (long)getpid();
     /* Maildir: '/' and ':' in the host name are written as \057 and \072. */
     for (i = 0; hostname[i] && j + 5 < sizeof st->host; i++) {
         if (hostname[i] == '/' || hostname[i] == ':') {
@@ -120,7 +121,7 @@ int store_begin(store *st, store_msg *m)
         gettimeofday(&tv, NULL);
         /* time.MusecPpidQn.host: unique on this host (maildir spec) */
         snprintf(m->name, sizeof m->name, "%ld.M%06ldP%ldQ%lu.%s", (long)tv.tv_sec,
-                 (long)tv.tv_usec, (long)getpid(), ++st->serial, st->host);
+                 (long)tv.tv_usec, st->pid, ++st->serial, st->host);
         tmp_path(st, m, "tmp", p, sizeof p);
         m->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         return m->fd < 0 ? -1 : 0;

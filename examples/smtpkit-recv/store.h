@@ -13,6 +13,7 @@ typedef struct store {
     char host[128];       /* for unique names, '/' and ':' escaped */
     int newdir_fd;        /* Maildir: DIR/new, for fsync after rename */
     unsigned long serial;
+    long pid;             /* getpid() once: a system call per message saved */
 } store;
 
 /* One message being received. */
