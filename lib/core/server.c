@@ -1236,6 +1236,11 @@ static void do_line(smtpkit_server *s, const char *l, size_t n)
     pflags = (FLAG(s, SMTPKIT_SERVER_STRICT_SYNTAX) ? 0u : (unsigned)SMTPKIT_CMD_LENIENT_SPACE) |
              (s->txn_utf8 ? (unsigned)SMTPKIT_CMD_UTF8 : 0u);
     r = smtpkit_command_parse(l, n, pflags, &c);
+    /* RFC 6531 3.7.4.2: a VRFY or EXPN string "may include Non-ASCII
+     * characters" (and an SMTPUTF8 parameter) wherever SMTPUTF8 is offered. */
+    if (r == SMTPKIT_ERR_NON_ASCII && (c.verb == SMTPKIT_VERB_VRFY || c.verb == SMTPKIT_VERB_EXPN) &&
+        !FLAG(s, SMTPKIT_SERVER_NO_SMTPUTF8))
+        r = smtpkit_command_parse(l, n, pflags | SMTPKIT_CMD_UTF8, &c);
     if (s->state == SRV_REFUSED) {
         /* RFC 5321 3.1: after a 554 greeting only QUIT is served. */
         if (r == 0 && c.verb == SMTPKIT_VERB_QUIT)
