@@ -312,6 +312,8 @@ def test_commands():
         v = c.cmd("VRFY postmaster")
         check(code_is(v, 252, "2.5.0") or code_is(v, 502, "5.5.1"), "VRFY: 252 2.5.0 (RFC 5321 3.5.3)", v)
         check(c.cmd("VRFY")[0] == 501, "VRFY without an argument: 501")
+        v = c.cmd("VRFY j\u00f6rg SMTPUTF8".encode() + b"\r\n")
+        check(v[0] in (252, 550, 553), "VRFY with a UTF-8 string and SMTPUTF8: 252 (RFC 6531 3.7.4.2)", v)
         e = c.cmd("EXPN staff")
         check(e[0] in (502, 252, 550) and re.match(r"\d{3}[ -][245]\.\d+\.\d+ ", e[1][0]),
               "EXPN: 502/252/550 with an enhanced code", e)
@@ -321,6 +323,9 @@ def test_commands():
         check(code_is(c.cmd("FOO bar"), 500, "5.5.1"), "unknown command: 500 5.5.1 (RFC 5321 4.2.4)")
         check(code_is(c.cmd("MAILX FROM:<a@b.example>"), 500, "5.5.1"), "MAILX: 500 5.5.1")
         check(c.cmd(b"NO\x00OP\r\n")[0] == 500, "NUL in a command: 500")
+        check(c.cmd("EHLO \u00e9cole.example".encode() + b"\r\n")[0] in (500, 501),
+              "EHLO with a UTF-8 domain: refused (RFC 6531 3.7.1: ASCII only)")
+        ehlo(c)
         check(c.cmd("STARTTLS")[0] in (502, 454), "STARTTLS without TLS configured: 502 (or 454)")
         check(c.cmd("AUTH PLAIN")[0] in (502, 503, 504), "AUTH without --auth-file: 502")
         # case and spacing
@@ -342,10 +347,12 @@ def test_commands():
         # EHLO ends the transaction (RFC 5321 4.1.4)
         ehlo(c)
         check(code_is(c.cmd("RCPT TO:<b@example.net>"), 503, "5.5.1"), "EHLO resets the transaction")
-        # input after QUIT is ignored
+        c.close()
+        # input after QUIT is ignored (a new session: the one above is near the error limit)
+        c = r.conn()
         c.send(b"QUIT\r\nNOOP\r\nNOOP\r\n")
         code, lines = c.reply()
-        check(code == 221 and lines[0].startswith("221 2.0.0"), "QUIT pipelined with more: 221")
+        check(code == 221 and lines[0].startswith("221 2.0.0"), "QUIT pipelined with more: 221", lines)
         check(c.closed() and c.rest == b"", "nothing answered after QUIT (RFC 5321 4.1.1.10)", c.rest)
 
 
@@ -381,6 +388,7 @@ def test_params():
         mail(" RET=BOTH", 501, None, "RET=BOTH: 501")
         mail(" ENVID=" + "x" * 101, 501, None, "ENVID over 100 characters: 501 (RFC 3461 4.4)")
         mail(" SIZE=10 SIZE=10", 501, None, "a repeated parameter: 501")
+        mail(" NOTIFY=NEVER", 555, None, "an RCPT parameter (NOTIFY) on MAIL: 555 (RFC 3461 4)")
         # UTF-8 addresses only with SMTPUTF8 (RFC 6531 3.4)
         res = c.cmd("MAIL FROM:<j\u00f6rg@example.org>".encode() + b"\r\n")
         check(res[0] in (553, 501, 555) and res[1][0][4:5] == "5",
@@ -410,6 +418,7 @@ def test_params():
         rcpt(" NOTIFY=FAILURE ORCPT=rfc822;b@example.net", 250, "NOTIFY and ORCPT together")
         rcpt(" FOO=1", 555, "unknown RCPT parameter: 555")
         rcpt(" SIZE=10", 555, "a MAIL parameter on RCPT: 555")
+        rcpt(" RET=FULL", 555, "RET (a MAIL parameter) on RCPT: 555 (RFC 3461 4)")
         c.cmd("RSET")
         # BODY=BINARYMIME then DATA: refused, BDAT required (RFC 3030 3)
         c.send(b"MAIL FROM:<a@example.org> BODY=BINARYMIME\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
@@ -434,6 +443,20 @@ def test_params():
         c.close()
         time.sleep(0.2)
         check(r.stored() == [] and r.tmpfiles() == [], "nothing stored from a refused big message")
+        # the limit counts the message as received (CRLF line ends, dots unstuffed)
+        c = r.conn()
+        c.cmd("HELO client.example")
+        for size, want in ((1000, 250), (1001, 552)):
+            tx(c)
+            c.cmd("DATA")
+            body = b".." + b"x" * 97 + b"\r\n" + (b"y" * 98 + b"\r\n") * 8 + b"z" * (size - 902) + b"\r\n"
+            c.send(body + b".\r\n")  # 100 + 800 + (size - 900) octets once the dot is unstuffed
+            res = c.reply()
+            check(res[0] == want, "a message of %d octets with --max-size 1000: %d" % (size, want), res)
+        c.close()
+        msgs = r.stored()
+        check(len(msgs) == 1 and b" with SMTP " in strip_received(msgs[0])[0],
+              "after HELO the Received: says 'with SMTP' (RFC 5321 4.4, RFC 3848)", msgs[:1])
 
 
 # --------------------------------------------------------------------------- the message

@@ -147,6 +147,13 @@ class Fake:
                 return
             self.conns += 1
             s.settimeout(None)
+            if self.script.get("implicit_tls"):
+                try:
+                    s = self.tls_ctx.wrap_socket(s, server_side=True)
+                except (OSError, ssl.SSLError) as e:
+                    self.cmds.append(("<TLS handshake failed %r>" % e, False))
+                    s.close()
+                    continue
             try:
                 self.serve(Conn(s, self))
             except Exception as e:  # noqa: a broken test server must show
@@ -610,6 +617,17 @@ def test_auth():
     rc, out, err, dt = send("localhost:%d" % f.port, BASIC + ["--starttls", "--insecure"])
     f.close()
     check(rc == 0, "--insecure: accepted without verification", (rc, err))
+    f = Fake({"caps": CAPS + ["AUTH PLAIN LOGIN"], "implicit_tls": True}, tls_ctx=ctx)
+    rc, out, err, dt = send("localhost:%d" % f.port, BASIC + ["--tls", "--cafile", os.path.join(certs, "ca.pem"),
+                                                               "--auth", "user:" + secret])
+    f.close()
+    check(rc == 0 and f.verbs()[:2] == ["EHLO", "AUTH"] and "STARTTLS" not in f.verbs(),
+          "--tls: implicit TLS from the first byte (RFC 8314), then EHLO and AUTH", (rc, f.verbs(), err))
+    f = Fake({"caps": CAPS + ["STARTTLS", "AUTH PLAIN LOGIN"]}, tls_ctx=ctx)
+    rc, out, err, dt = send("localhost:%d" % f.port, BASIC + ["--tls", "--cafile", os.path.join(certs, "ca.pem")])
+    f.close()
+    check(rc == 75 and not set(f.verbs()) & {"EHLO", "AUTH", "MAIL", "RCPT"},
+          "--tls against a plain server: exit 75, only the TLS handshake sent", (rc, f.verbs()))
 
 
 def main():
