@@ -27,7 +27,7 @@ KIB10 = 10240
 def sessions_part(args, sink):
     load = B.tool(args, "bench", "bench_load")
     k = 0.3 if args.quick else 1.0
-    scen = [("1 connection", 1, int(5000 * k)), ("20 connections", 20, int(15000 * k))]
+    scen = [("1 connection", 1, int(1500 * k)), ("20 connections", 20, int(6000 * k))]
     gens = {
         "bench_load": lambda n, m: [load, "-q", "-c", str(n), "-m", str(m), "-l", str(KIB10),
                                     "127.0.0.1:%d" % sink.port],
@@ -72,7 +72,7 @@ def oneshot_part(args, sink, msgfile):
     send = B.tool(args, "bin", "smtpkit-send")
     curl = B.need("/usr/bin/curl", "curl")
     true = B.need("/bin/true")
-    n = 20 if args.quick else 60
+    n = 15 if args.quick else 40
     dest = "127.0.0.1:%d" % sink.port
     variants = {
         "/bin/true": [true],
