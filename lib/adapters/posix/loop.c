@@ -58,7 +58,15 @@ struct smtpkit_loop_conn {
     uint8_t pending;         /* in the pending list */
     uint8_t peek;            /* read with MSG_PEEK: this session holds input back */
     uint8_t bulk;            /* the last read filled the buffer and was all taken */
+    uint8_t lingering;       /* session over, FIN sent: discarding input (conn_linger) */
+    uint8_t io_closed;       /* io->close() was called (before lingering) */
+    uint32_t linger_left;    /* bytes still to discard before giving up */
 };
+
+/* A lingering close (see conn_finish): at most this long, and this many
+ * bytes discarded, before the socket is closed anyway. */
+#define LINGER_MS 2000
+#define LINGER_BYTES (16u << 20)
 
 /* Read size while a connection is not streaming bulk data: what a session
  * holds back (a client that pipelines without reading its replies) is at
@@ -294,7 +302,7 @@ static void conn_close(smtpkit_loop *l, smtpkit_loop_conn *c, int reason)
 #endif
     /* A transport of its own may have a last word before the socket goes
      * (TLS: close_notify, RFC 8446 6.1); it must not close the socket. */
-    if (c->io && c->io->close)
+    if (c->io && c->io->close && !c->io_closed)
         c->io->close(c->io->ctx);
     /* Unread input would make close() send a RST that can destroy the
      * final reply in flight: read a little of what is pending first. */
@@ -419,6 +427,64 @@ static int stash_keep(smtpkit_loop *l, smtpkit_loop_conn *c, const char *data, s
     return 0;
 }
 
+/* The session is over and its last reply is written. Closing a socket
+ * with unread input sends a RST, and a RST can destroy at the client's end
+ * the replies it has not read yet -- the 421 that says why (RFC 5321 3.8)
+ * and those before it: a client that pipelines (or floods) loses them.
+ * Then the FIN goes after the replies (shutdown), and what the client
+ * still sends is read and dropped until it closes too, for LINGER_MS at
+ * most (a lingering close, as httpd and nginx do). Returns 1 when the
+ * connection was closed now. */
+static int conn_finish(smtpkit_loop *l, smtpkit_loop_conn *c)
+{
+    char b;
+    if ((c->stash_off < c->stash_len || recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)) {
+        /* a transport of its own (TLS) has its last word first: close_notify */
+        if (c->io && c->io->close)
+            c->io->close(c->io->ctx);
+        c->io_closed = 1;
+    }
+    if (c->io_closed && shutdown(c->fd, SHUT_WR) == 0) {
+        stash_drop(l, c);
+        pending_remove(l, c);
+        c->lingering = 1;
+        c->linger_left = LINGER_BYTES;
+        heap_remove(l, c);
+        if (grow(l, (void **)&l->heap, &l->capheap, l->nheap + 1, sizeof *l->heap) == 0) {
+            c->key = l->now + LINGER_MS;
+            heap_set(l, l->nheap, c);
+            l->nheap++;
+            heap_up(l, c->heap_idx);
+            set_events(l, c, EV_IN);
+            return 0;
+        }
+    }
+    conn_close(l, c, 0);
+    return 1;
+}
+
+/* A lingering connection: drop what arrives; close at its end, on an
+ * error, after LINGER_BYTES, or once LINGER_MS have passed. */
+static int conn_linger(smtpkit_loop *l, smtpkit_loop_conn *c)
+{
+    for (;;) {
+        ssize_t n;
+        if (l->now >= c->key || c->linger_left == 0)
+            break;
+        n = recv(c->fd, l->rbuf, l->rbuf_len < c->linger_left ? l->rbuf_len : c->linger_left,
+                 MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0)
+            break;
+        c->linger_left -= (uint32_t)n;
+    }
+    conn_close(l, c, 0);
+    return 1;
+}
+
 /* Move bytes for one connection until nothing more can happen now.
  * Returns 1 when the connection was closed (and freed): the caller must not
  * touch `c` again. */
@@ -427,6 +493,8 @@ static int conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
     smtpkit_server *s = c->s;
     unsigned want, ev;
     int iter;
+    if (c->lingering)
+        return conn_linger(l, c);
     for (iter = 0; iter < 64; iter++) {
         int progress = 0, fr;
         smtpkit_ssize n;
@@ -438,10 +506,8 @@ static int conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
         }
         want = smtpkit_server_want(s);
         if (want & SMTPKIT_SERVER_WANT_CLOSE) {
-            if (!(want & SMTPKIT_SERVER_WANT_WRITE)) {
-                conn_close(l, c, 0);
-                return 1;
-            }
+            if (!(want & SMTPKIT_SERVER_WANT_WRITE))
+                return conn_finish(l, c);
             break; /* wait until the last reply is written */
         }
         if (want & SMTPKIT_SERVER_WANT_STARTTLS) {
@@ -531,10 +597,8 @@ static int conn_run(smtpkit_loop *l, smtpkit_loop_conn *c, int readable)
     }
     smtpkit_server_tick(s, l->now);
     want = smtpkit_server_want(s);
-    if ((want & SMTPKIT_SERVER_WANT_CLOSE) && !(want & SMTPKIT_SERVER_WANT_WRITE)) {
-        conn_close(l, c, 0);
-        return 1;
-    }
+    if ((want & SMTPKIT_SERVER_WANT_CLOSE) && !(want & SMTPKIT_SERVER_WANT_WRITE))
+        return conn_finish(l, c);
     ev = 0;
     if (want & SMTPKIT_SERVER_WANT_WRITE)
         ev |= EV_OUT;
@@ -850,8 +914,8 @@ static void run_timers(smtpkit_loop *l)
          * once the connection closes here: then `c` is gone */
         if (conn_run(l, c, 0))
             continue;
-        if (c->heap_idx == NOT_IN_HEAP)
-            continue;
+        if (c->heap_idx == NOT_IN_HEAP || c->lingering)
+            continue; /* a lingering key is its end: conn_linger closed it */
         d = smtpkit_server_deadline(c->s);
         if (d == SMTPKIT_SERVER_NO_DEADLINE) {
             heap_remove(l, c);
