@@ -1,80 +1,16 @@
 /* smtpkit_send(): one message, one call, over a POSIX socket (and mbedTLS
  * when built with it). */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "smtpkit/posix.h"
 #include "smtpkit/posix_client.h"
 #include "smtpkit/sasl.h"
 #ifdef SMTPKIT_HAVE_MBEDTLS
 #include "smtpkit/tls.h"
 #endif
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
-
-/* ---- the socket as an smtpkit_io ----------------------------------------- */
-
-static int wait_fd(int fd, short ev, int timeout_ms)
-{
-    struct pollfd p;
-    int r;
-    p.fd = fd;
-    p.events = ev;
-    do {
-        r = poll(&p, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return SMTPKIT_ERR_TIMEOUT;
-    return r < 0 ? SMTPKIT_ERR_IO : 0;
-}
-
-static smtpkit_ssize sock_read(void *ctx, char *buf, size_t len, int timeout_ms)
-{
-    int fd = *(int *)ctx;
-    for (;;) {
-        ssize_t n = recv(fd, buf, len, 0);
-        if (n >= 0)
-            return (smtpkit_ssize)n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return errno == ECONNRESET ? 0 : SMTPKIT_ERR_IO;
-        n = wait_fd(fd, POLLIN, timeout_ms);
-        if (n < 0)
-            return (smtpkit_ssize)n;
-    }
-}
-
-static smtpkit_ssize sock_write(void *ctx, const char *buf, size_t len, int timeout_ms)
-{
-    int fd = *(int *)ctx;
-    for (;;) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n > 0)
-            return (smtpkit_ssize)n;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return SMTPKIT_ERR_IO;
-        n = wait_fd(fd, POLLOUT, timeout_ms);
-        if (n < 0)
-            return (smtpkit_ssize)n;
-    }
-}
-
-static uint64_t sock_now(void *ctx)
-{
-    struct timespec ts;
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- results -------------------------------------------------------------- */
 
@@ -196,6 +132,7 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
     smtpkit_sasl_builtin mech_state;
     send_ctx s;
     smtpkit_io io;
+    smtpkit_posix_socket sock;
     char hostname[256];
     int fd = -1, r, tls = 0;
     uint16_t port;
@@ -284,11 +221,9 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
                                res ? res->errmsg : NULL, res ? sizeof res->errmsg : 0);
     if (fd < 0)
         return fd;
-    memset(&io, 0, sizeof io);
-    io.read = sock_read;
-    io.write = sock_write;
-    io.now_ms = sock_now;
-    io.ctx = &fd;
+    /* The socket io of the POSIX adapter; this function closes fd itself. */
+    smtpkit_posix_socket_io_init(&io, &sock, fd);
+    io.close = NULL;
 
 #ifdef SMTPKIT_HAVE_MBEDTLS
     if (tls) {
