@@ -17,7 +17,14 @@
  *   by an accepted on_data; each opened message ends exactly once with
  *   on_data_end or on_abort (after free at the latest); nothing after
  *   on_abort; every accepted on_data_end has its 250 reply;
- * - a tick-driven run (timeouts at random points) keeps the same nesting. */
+ * - a tick-driven run (timeouts at random points) keeps the same nesting;
+ * - replies in order, one per decision: each decision the application
+ *   makes (at once or after a pause) is answered by exactly the reply that
+ *   comes next after those already queued when it was asked -- with its
+ *   code when it refused, a 2xx/3xx when it accepted (so a message handed
+ *   over by an accepted on_data_end is never answered with an error); no
+ *   decision's reply is skipped, none comes twice or out of order. The
+ *   session's own replies (errors, 452, 421) may only come between them. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +50,23 @@
 
 enum { K_CONNECT, K_HELO, K_MAIL, K_RCPT, K_DATA, K_END, K_RSET, K_OTHER };
 
+/* A reply the session owes for a decision (see expect()). */
+typedef struct fz_expect {
+    long index; /* which final reply of the session answers it */
+    int code;   /* the refusal's code; 0: accepted (2xx or 3xx); -1: any */
+    int kind;
+} fz_expect;
+
+#define FZ_MAX_EXPECT 4096
+
 typedef struct fz {
     unsigned pause_mask, refuse_mask;
+    fz_expect *exp;        /* FIFO of decisions not answered yet */
+    size_t exp_head, exp_n;
+    long last_index;       /* index given to the newest expectation */
+    long finals;           /* final reply lines parsed so far */
+    int exp_overflow;
+    int quitting;          /* the decision asked is on_quit's */
     smtpkit_server *s;
     test_log ev;
     test_log out;
@@ -59,6 +81,38 @@ typedef struct fz {
     long replies_250_msg;
 } fz;
 
+/* Final reply lines in bytes queued but not written yet. */
+static long pending_finals(const fz *f)
+{
+    const char *p;
+    size_t n = smtpkit_server_output(f->s, &p), i, start = 0;
+    long k = 0;
+    for (i = 0; i + 1 < n; i++) {
+        if (p[i] == '\r' && p[i + 1] == '\n') {
+            if (i - start == 3 || (i - start > 3 && p[start + 3] == ' '))
+                k++;
+            start = i + 2;
+            i++;
+        }
+    }
+    return k;
+}
+
+/* The decision being made now is answered by the next reply after those
+ * already queued (and after the replies owed to earlier decisions). */
+static void expect(fz *f, int kind, int code)
+{
+    long idx = f->finals + pending_finals(f);
+    if (idx <= f->last_index)
+        idx = f->last_index + 1;
+    if (f->exp_n == FZ_MAX_EXPECT) {
+        f->exp_overflow = 1;
+        return;
+    }
+    f->exp[(f->exp_head + f->exp_n++) % FZ_MAX_EXPECT] = (fz_expect){idx, code, kind};
+    f->last_index = idx;
+}
+
 static int decide(fz *f, int kind, smtpkit_server_decision *d)
 {
     smtpkit_server_decision x;
@@ -68,6 +122,13 @@ static int decide(fz *f, int kind, smtpkit_server_decision *d)
         x.esc = kind == K_RCPT ? "4.2.0" : "5.7.1";
         x.text = "refused\nby the fuzzer";
     }
+    /* an accepted BDAT start has no reply of its own; an accepted VRFY,
+     * EXPN or HELP gets the session's standard reply, which may be 502 */
+    if (f->quitting) /* RFC 5321 4.1.1.10: QUIT is answered 221, whatever */
+        expect(f, kind, 221);
+    else if (kind != K_DATA || x.code)
+        expect(f, kind, x.code ? x.code : kind == K_OTHER ? -1 : 0);
+    f->quitting = 0;
     if (f->pause_mask & (1u << kind)) {
         f->pending = x;
         f->have_pending = 1;
@@ -172,6 +233,7 @@ static int c_rset(void *u, smtpkit_server_decision *d)
 static int c_quit(void *u, smtpkit_server_decision *d)
 {
     test_log_add(&((fz *)u)->ev, "Q");
+    ((fz *)u)->quitting = 1;
     return decide((fz *)u, K_OTHER, d);
 }
 static int c_cmd(void *u, const smtpkit_server_command *c, smtpkit_server_decision *d)
@@ -198,6 +260,27 @@ static int rp_line(void *u, const smtpkit_reply_line *l)
     FZ_ASSERT(l->raw.len + 2 <= 512);
     if (l->code == 250 && l->last && l->text.len >= 8 && memcmp(l->text.ptr, "Message ", 8) == 0)
         f->replies_250_msg++;
+    if (l->last) {
+        long k = f->finals++;
+        if (f->exp_n) {
+            fz_expect *e = &f->exp[f->exp_head];
+            if (e->index < k) {
+                fprintf(stderr, "decision %d (owed reply #%ld) never answered; reply #%ld is %d\n",
+                        e->kind, e->index, k, l->code);
+                FZ_ASSERT(!"a decision was not answered in order");
+            }
+            if (e->index == k) {
+                if (e->code > 0 ? l->code != e->code
+                                : e->code == 0 && (l->code < 200 || l->code >= 400)) {
+                    fprintf(stderr, "decision %d (code %d) answered by reply #%ld: %d\n", e->kind,
+                            e->code, k, l->code);
+                    FZ_ASSERT(!"a decision was answered with the wrong reply");
+                }
+                f->exp_head = (f->exp_head + 1) % FZ_MAX_EXPECT;
+                f->exp_n--;
+            }
+        }
+    }
     return 0;
 }
 static const smtpkit_reply_callbacks rp_cb = {rp_line, NULL};
@@ -242,6 +325,9 @@ static void run(const char *input, size_t len, const size_t *cuts, size_t ncuts,
     uint64_t now = 0;
     unsigned rnd = in->seed;
     memset(&f, 0, sizeof f);
+    f.exp = (fz_expect *)malloc(FZ_MAX_EXPECT * sizeof *f.exp);
+    FZ_ASSERT(f.exp != NULL);
+    f.last_index = -1;
     f.pause_mask = in->pause_mask;
     f.refuse_mask = in->refuse_mask;
     smtpkit_reply_parser_init(&f.rp, &rp_cb, &f);
@@ -300,6 +386,10 @@ static void run(const char *input, size_t len, const size_t *cuts, size_t ncuts,
     FZ_ASSERT(smtpkit_reply_parser_error(&f.rp) == 0);
     test_log_add(log, "%s|%s|%ld/%ld/%ld/%llu", test_log_str(&f.out), test_log_str(&f.ev),
                  f.opened, f.ended, f.aborted, f.body);
+    /* decisions still owed a reply: only those the end of the session cut
+     * off (the last ones, asked after everything that was answered) */
+    FZ_ASSERT(f.exp_n == 0 || f.exp[f.exp_head].index >= f.finals);
+    free(f.exp);
     test_log_free(&f.out);
     test_log_free(&f.ev);
 }
