@@ -1,6 +1,9 @@
 /* smtpkit_send(): one message, one call, over a POSIX socket (and mbedTLS
  * when built with it). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,18 +111,52 @@ static const smtpkit_client_callbacks send_cb = {SMTPKIT_CLIENT_VERSION, s_reply
 
 static uint32_t cap_ms(uint32_t rfc, uint32_t limit) { return limit && limit < rfc ? limit : rfc; }
 
-/* RFC 5321 4.1.1.1: EHLO with our domain; a bare host name is no domain. */
+/* RFC 5321 4.1.1.1: EHLO with our domain; a bare host name is no domain.
+ * Returns NULL when this host has no fully qualified name. */
 static const char *default_helo(char *buf, size_t len)
 {
     smtpkit_client_config probe;
     if (gethostname(buf, len) != 0)
-        return "localhost";
+        return NULL;
     buf[len - 1] = 0;
     if (!strchr(buf, '.'))
-        return "localhost";
+        return NULL;
     smtpkit_client_config_init(&probe);
     probe.helo_name = buf;
-    return smtpkit_client_config_check(&probe) == 0 ? buf : "localhost";
+    return smtpkit_client_config_check(&probe) == 0 ? buf : NULL;
+}
+
+/* RFC 5321 4.1.4: without a domain name, the client SHOULD send an address
+ * literal of the connection's local address ("[192.0.2.1]", "[IPv6:...]"). */
+static const char *local_literal(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char addr[INET6_ADDRSTRLEN];
+    const void *a;
+    const char *tag = "";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return "localhost";
+    if (ss.ss_family == AF_INET) {
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    } else if (ss.ss_family == AF_INET6) {
+        a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        tag = "IPv6:";
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+            a = (const unsigned char *)a + 12;
+            tag = "";
+            if (!inet_ntop(AF_INET, a, addr, sizeof addr))
+                return "localhost";
+            snprintf(buf, len, "[%s]", addr);
+            return buf;
+        }
+    } else {
+        return "localhost";
+    }
+    if (!inet_ntop(ss.ss_family, a, addr, sizeof addr))
+        return "localhost";
+    snprintf(buf, len, "[%s%s]", tag, addr);
+    return buf;
 }
 
 int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
@@ -134,7 +171,7 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
     smtpkit_io io;
     smtpkit_posix_socket sock;
     char hostname[256];
-    int fd = -1, r, tls = 0;
+    int fd = -1, r, tls = 0, helo_literal = 0;
     uint16_t port;
 #ifdef SMTPKIT_HAVE_MBEDTLS
     smtpkit_tls_context *tctx = NULL;
@@ -161,6 +198,10 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
 
     smtpkit_client_config_init(&cfg);
     cfg.helo_name = opt->helo_name ? opt->helo_name : default_helo(hostname, sizeof hostname);
+    if (!cfg.helo_name) {
+        cfg.helo_name = "localhost"; /* replaced by an address literal once connected */
+        helo_literal = 1;
+    }
     cfg.flags = opt->flags;
     cfg.tls = opt->tls;
 #ifndef SMTPKIT_HAVE_MBEDTLS
@@ -221,6 +262,8 @@ int smtpkit_send(const smtpkit_send_options *opt, const smtpkit_envelope *env,
                                res ? res->errmsg : NULL, res ? sizeof res->errmsg : 0);
     if (fd < 0)
         return fd;
+    if (helo_literal)
+        cfg.helo_name = local_literal(fd, hostname, sizeof hostname);
     /* The socket io of the POSIX adapter; this function closes fd itself. */
     smtpkit_posix_socket_io_init(&io, &sock, fd);
     io.close = NULL;
