@@ -103,6 +103,11 @@ def main():
     p.add_argument("--only", choices=["sink", "maildir"], help="run one part")
     p.add_argument("--no-floor", action="store_true",
                    help="leave out bench_floor (a canned-reply responder: the floor)")
+    p.add_argument("--compare", metavar="SMTPKIT_RECV",
+                   help="another smtpkit-recv binary (an older build) to run alongside in sink "
+                        "mode, as 'before': an A/B of a change")
+    p.add_argument("--scenarios", metavar="SUBSTRING",
+                   help="sink mode: only the scenarios whose name contains this")
     args = p.parse_args()
     B.setup(args)
     recv = B.tool(args, "bin", "smtpkit-recv")
@@ -113,8 +118,12 @@ def main():
     if args.only in (None, "sink"):
         scen = sink_scenarios(args.quick)
         stats = B.Stats()
+        if args.scenarios:
+            scen = [x for x in scen if args.scenarios in x[0]]
         servers = [B.Server("smtpkit-recv", recv_argv(recv, ["--sink"])),
                    B.Server("smtp-sink", B.smtp_sink_argv(["-m", "6000"]))]
+        if args.compare:
+            servers.append(B.Server("before", recv_argv(B.need(args.compare), ["--sink"])))
         floor = os.path.join(args.build, "bench", "bench_floor")
         if not args.no_floor and os.access(floor, os.X_OK):
             servers.append(B.Server("floor", lambda port: [floor, "127.0.0.1:%d" % port]))
