@@ -4,8 +4,11 @@
 # 1. installs the Debian packages the tests need (when run as root or with sudo),
 # 2. builds with gcc, warnings as errors, ASan+UBSan, and runs every CTest test
 #    (unit, interop against real peers, fuzz corpus replay),
-# 3. builds the libFuzzer targets with clang (also -Werror) and runs each briefly.
-# Environment: SMTPKIT_FUZZ_SECONDS (default 20), SMTPKIT_SKIP_FUZZ=1 to skip step 3,
+# 3. runs the static analysers over lib/ (tests/check_static.sh: cppcheck and
+#    clang-tidy bugprone-*, cert-*, clang-analyzer-*; about a minute),
+# 4. builds the libFuzzer targets with clang (also -Werror) and runs each briefly.
+# Not in here (slower): tests/valgrind.sh (memcheck), tests/bench/soak.sh.
+# Environment: SMTPKIT_FUZZ_SECONDS (default 20), SMTPKIT_SKIP_FUZZ=1 to skip step 4,
 # JOBS (default: nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +17,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 FUZZ_SECONDS=${SMTPKIT_FUZZ_SECONDS:-20}
 
 PACKAGES=(cmake make gcc clang libclang-rt-14-dev postfix swaks curl msmtp python3 python3-aiosmtpd
-          openssl libmbedtls-dev valgrind procps iproute2 doxygen pkg-config binutils)
+          openssl libmbedtls-dev valgrind procps iproute2 doxygen pkg-config binutils
+          cppcheck clang-tidy)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +45,9 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
   -DSMTPKIT_WERROR=ON -DSMTPKIT_SANITIZE=ON $MBEDTLS_OPT >/dev/null
 cmake --build build-test -j"$JOBS"
 (cd build-test && ctest --output-on-failure -j"$JOBS")
+
+echo "== static analysis: cppcheck, clang-tidy"
+JOBS=$JOBS bash tests/check_static.sh
 
 if [ "${SMTPKIT_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== clang build: -Werror, libFuzzer targets, ${FUZZ_SECONDS}s each"
