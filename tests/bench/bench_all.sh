@@ -27,7 +27,7 @@ start=$(date +%s)
 
 echo "== machine"
 echo "$(lscpu | sed -n 's/^Model name: *//p'), nproc $(nproc), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "smtpkit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'), build $build"
+echo "checkout at $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo "?") (the build may be older), build $build"
 
 echo
 echo "== core: bench_core (parsers and codecs against memchr)"
