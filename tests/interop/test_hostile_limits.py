@@ -178,13 +178,17 @@ def maildir_cases(r, md, figures):
 def sink_cases(r, figures):
     pid = r.proc.pid
     # 100,000 NOOPs
-    with Rss(pid, "100,000 NOOPs", 512):
-        reps, rest, secs = conv(connect(r.port), b"EHLO c.example\r\n" + b"NOOP\r\n" * 100000)
-        c = codes(reps)
-        check(c[:2] == [(220, "220 mx.ex"), (250, "250 ENHAN")] and
-              c[2:-1] == [(250, "250 2.0.0")] * 119 and c[-1] == (421, "421 4.7.0"),
-              "100,000 NOOPs: %r" % squeeze(c))
-    figures.append("100,000 NOOPs: 119 x 250 then 421 4.7.0 (%.2fs)" % secs)
+    # five times: the 421 and the replies before it must survive the close
+    # while the client is still sending (a RST would destroy them at the
+    # client about one time in three without the loop's lingering close)
+    with Rss(pid, "100,000 NOOPs x 5", 512):
+        for _ in range(5):
+            reps, rest, secs = conv(connect(r.port), b"EHLO c.example\r\n" + b"NOOP\r\n" * 100000)
+            c = codes(reps)
+            check(c[:2] == [(220, "220 mx.ex"), (250, "250 ENHAN")] and
+                  c[2:-1] == [(250, "250 2.0.0")] * 119 and c[-1] == (421, "421 4.7.0"),
+                  "100,000 NOOPs: %r" % squeeze(c))
+    figures.append("100,000 NOOPs (x5): 119 x 250 then 421 4.7.0 (%.2fs)" % secs)
 
     # SIZE= over the limit
     reps, rest, _ = conv(connect(r.port), b"EHLO c.example\r\nMAIL FROM:<a@example.org> SIZE=%d\r\n"
