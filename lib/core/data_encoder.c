@@ -6,8 +6,8 @@
  * doubled. RFC 5321 4.1.1.4: the data ends with CRLF "." CRLF, so a body
  * that does not end with a line end gets one first.
  *
- * Runs of ordinary bytes are found with the word-at-a-time scan of
- * data_scan.h and copied with memcpy.
+ * Runs of ordinary bytes, and the well-formed CRLFs between them, are found
+ * with the word-at-a-time scan of data_scan.h and copied with one memcpy.
  */
 #include "data_scan.h"
 #include "internal.h"
@@ -55,7 +55,7 @@ smtpkit_ssize smtpkit_data_encode(smtpkit_data_encoder *e, const char *in, size_
     line_len = e->_line_len;
 
     while (ip < iend) {
-        const char *q, *lim;
+        const char *q, *lim, *run;
         size_t n;
         unsigned char c;
 
@@ -85,16 +85,35 @@ smtpkit_ssize smtpkit_data_encode(smtpkit_data_encoder *e, const char *in, size_
         if (n == 0)
             break;
         lim = (size_t)(iend - ip) < n ? iend : ip + n;
-        q = smtpkit__data_scan(ip, lim, !(flags & SMTPKIT_DATA_SAW_8BIT));
-        n = (size_t)(q - ip);
-        if (n) {
-            memcpy(op, ip, n);
-            op += n;
+        /* One run, copied with one memcpy: ordinary bytes and the CRLF line
+         * ends between them that need nothing done -- a CR LF pair whose
+         * next line does not start with a dot to stuff. Anything else
+         * (bare CR or LF, a dot to double, a CRLF at the end of what we
+         * can see, 8-bit or control bytes) ends the run and is handled
+         * below, one byte at a time. (callgrind: a memcpy per line was a
+         * third of the client's instructions per message.) */
+        run = ip;
+        for (;;) {
+            q = smtpkit__data_scan(ip, lim, !(flags & SMTPKIT_DATA_SAW_8BIT));
+            if (q != ip) {
+                line_len += (size_t)(q - ip);
+                if (line_len > TEXT_LINE_CONTENT_MAX)
+                    flags |= SMTPKIT_DATA_SAW_LONG_LINE;
+                bol = 0;
+            }
             ip = q;
-            bol = 0;
-            line_len += n;
-            if (line_len > TEXT_LINE_CONTENT_MAX)
-                flags |= SMTPKIT_DATA_SAW_LONG_LINE;
+            if (lim - q > 2 && q[0] == '\r' && q[1] == '\n' && !(stuff && q[2] == '.')) {
+                ip = q + 2;
+                bol = 1;
+                line_len = 0;
+                continue;
+            }
+            break;
+        }
+        n = (size_t)(ip - run);
+        if (n) {
+            memcpy(op, run, n);
+            op += n;
         }
         if (ip == lim)
             continue; /* input used up, or the output is full (next round stops) */
